@@ -1,0 +1,1029 @@
+//! Facts from one function body: its sites in order, each with the locks
+//! held there, following if/else, loops, switch, goto and return so that a
+//! lock released on every path before a wait is not held at the wait.
+
+use std::collections::HashMap;
+
+use tree_sitter::Node;
+
+use super::model::{FnValue, Function, KeyPath, Param, Root, Site, SiteKind, Target};
+use super::syntax::{
+    declarator_name, function_declarator, is_static, named_children, pos, snippet, strip_expr,
+    text, type_name,
+};
+use crate::rules::{Effect, Rules};
+
+/// Deeper nesting than this is not walked (its sites are lost, never a crash).
+const MAX_DEPTH: usize = 400;
+
+/// Held acquisitions and guard facts on one path.
+#[derive(Clone, Debug, Default)]
+struct State {
+    /// (site index of the acquisition, scope depth that releases it if a guard)
+    held: Vec<(u32, Option<usize>)>,
+    not_in_work: Vec<KeyPath>,
+}
+
+impl State {
+    /// Join of two paths: a lock held on either may be held; a guard fact
+    /// holds only if it holds on both.
+    fn join(&mut self, other: &State) {
+        for h in &other.held {
+            if !self.held.iter().any(|x| x.0 == h.0) {
+                self.held.push(*h);
+            }
+        }
+        self.held.sort_unstable();
+        self.not_in_work.retain(|k| other.not_in_work.contains(k));
+    }
+}
+
+/// What a condition tells each branch.
+#[derive(Default)]
+struct Delta {
+    holds: Vec<u32>,
+    not_in_work: Vec<KeyPath>,
+}
+
+pub struct FnWalker<'a> {
+    src: &'a [u8],
+    orig: &'a [u8],
+    rules: &'a Rules,
+    params: Vec<Param>,
+    scopes: Vec<Vec<(String, String)>>,
+    aliases: HashMap<String, KeyPath>,
+    sites: Vec<Site>,
+    state: State,
+    dead: bool,
+    labels: HashMap<String, State>,
+    exits: Vec<Option<State>>,
+    depth: usize,
+}
+
+/// Extract a `function_definition` node, or None if it has no usable name.
+pub fn extract_function(def: Node, src: &[u8], orig: &[u8], rules: &Rules) -> Option<Function> {
+    let decl = def.child_by_field_name("declarator")?;
+    let fdecl = function_declarator(decl)?;
+    let (name, name_node) = declarator_name(fdecl.child_by_field_name("declarator")?, src)?;
+    let params = fdecl
+        .child_by_field_name("parameters")
+        .map(|p| parameters(p, src))
+        .unwrap_or_default();
+    let mut w = FnWalker {
+        src,
+        orig,
+        rules,
+        params: params.clone(),
+        scopes: Vec::new(),
+        aliases: HashMap::new(),
+        sites: Vec::new(),
+        state: State::default(),
+        dead: false,
+        labels: HashMap::new(),
+        exits: Vec::new(),
+        depth: 0,
+    };
+    if let Some(body) = def.child_by_field_name("body") {
+        w.block(body);
+    }
+    Some(Function {
+        name,
+        is_static: is_static(def, src),
+        pos: pos(name_node),
+        params,
+        sites: w.sites,
+        has_errors: def.has_error(),
+    })
+}
+
+fn parameters(list: Node, src: &[u8]) -> Vec<Param> {
+    named_children(list)
+        .into_iter()
+        .filter(|p| p.kind() == "parameter_declaration")
+        .map(|p| {
+            let ty = p
+                .child_by_field_name("type")
+                .map(|t| type_name(t, src))
+                .unwrap_or_default();
+            let name = p
+                .child_by_field_name("declarator")
+                .and_then(|d| declarator_name(d, src))
+                .map(|(n, _)| n)
+                .unwrap_or_default();
+            Param { name, ty }
+        })
+        .collect()
+}
+
+impl<'a> FnWalker<'a> {
+    // ---- statements -------------------------------------------------
+
+    fn stmt(&mut self, n: Node) {
+        if self.depth > MAX_DEPTH {
+            return;
+        }
+        self.depth += 1;
+        match n.kind() {
+            "compound_statement" => self.block(n),
+            "declaration" => self.declaration(n),
+            "if_statement" => self.if_stmt(n),
+            "while_statement" => self.while_stmt(n),
+            "for_statement" => self.for_stmt(n),
+            "do_statement" => self.do_stmt(n),
+            "switch_statement" => self.switch_stmt(n),
+            "return_statement" => {
+                self.children_exprs(n);
+                self.dead = true;
+            }
+            "goto_statement" => {
+                if let Some(l) = n.child_by_field_name("label") {
+                    let label = text(l, self.src).to_string();
+                    self.jump_to(label);
+                }
+                self.dead = true;
+            }
+            "break_statement" | "continue_statement" => {
+                let st = self.state.clone();
+                if let Some(Some(acc)) = self.exits.last_mut() {
+                    acc.join(&st);
+                } else if let Some(slot) = self.exits.last_mut() {
+                    *slot = Some(st);
+                }
+                self.dead = true;
+            }
+            "labeled_statement" => self.labeled(n),
+            "expression_statement" => self.children_exprs(n),
+            "comment" => {}
+            _ if n.kind().starts_with("preproc_") || n.kind() == "attributed_statement" => {
+                for c in named_children(n) {
+                    self.stmt(c);
+                }
+            }
+            "ERROR" => {
+                for c in named_children(n) {
+                    self.stmt(c);
+                }
+            }
+            _ => self.expr(n),
+        }
+        self.depth -= 1;
+    }
+
+    fn block(&mut self, n: Node) {
+        self.scopes.push(Vec::new());
+        for c in named_children(n) {
+            self.stmt(c);
+        }
+        let depth = self.scopes.len();
+        // Guards taken in this block are dropped when it ends.
+        self.state.held.retain(|h| h.1 != Some(depth));
+        self.scopes.pop();
+    }
+
+    fn jump_to(&mut self, label: String) {
+        let st = self.state.clone();
+        match self.labels.get_mut(&label) {
+            Some(acc) => acc.join(&st),
+            None => {
+                self.labels.insert(label, st);
+            }
+        }
+    }
+
+    fn labeled(&mut self, n: Node) {
+        let label = n
+            .child_by_field_name("label")
+            .map(|l| text(l, self.src).to_string())
+            .unwrap_or_default();
+        if let Some(from_goto) = self.labels.remove(&label) {
+            if self.dead {
+                self.state = from_goto;
+            } else {
+                self.state.join(&from_goto);
+            }
+        }
+        self.dead = false;
+        for c in named_children(n) {
+            if c.kind() != "statement_identifier" {
+                self.stmt(c);
+            }
+        }
+    }
+
+    fn declaration(&mut self, n: Node) {
+        let ty = n
+            .child_by_field_name("type")
+            .map(|t| type_name(t, self.src))
+            .unwrap_or_default();
+        let mut cur = n.walk();
+        let decls: Vec<Node> = n.children_by_field_name("declarator", &mut cur).collect();
+        for d in decls {
+            let Some((name, _)) = declarator_name(d, self.src) else {
+                continue;
+            };
+            if let Some(scope) = self.scopes.last_mut() {
+                scope.push((name.clone(), ty.clone()));
+            }
+            if d.kind() == "init_declarator" {
+                if let Some(v) = d.child_by_field_name("value") {
+                    self.expr(v);
+                    self.note_alias(&name, v);
+                }
+            }
+        }
+    }
+
+    fn if_stmt(&mut self, n: Node) {
+        let (then_d, else_d) = match n.child_by_field_name("condition") {
+            Some(c) => {
+                self.expr(c);
+                self.condition(c)
+            }
+            None => Default::default(),
+        };
+        let entry = self.state.clone();
+        let entry_dead = self.dead;
+        self.apply(&then_d);
+        if let Some(t) = n.child_by_field_name("consequence") {
+            self.stmt(t);
+        }
+        let (then_state, then_dead) = (std::mem::take(&mut self.state), self.dead);
+        self.state = entry;
+        self.dead = entry_dead;
+        self.apply(&else_d);
+        if let Some(e) = n.child_by_field_name("alternative") {
+            for c in named_children(e) {
+                self.stmt(c);
+            }
+        }
+        self.merge_branch(then_state, then_dead);
+    }
+
+    /// Join the current path with another branch's end.
+    fn merge_branch(&mut self, other: State, other_dead: bool) {
+        match (self.dead, other_dead) {
+            (true, false) => {
+                self.state = other;
+                self.dead = false;
+            }
+            (false, false) => self.state.join(&other),
+            _ => {}
+        }
+    }
+
+    fn apply(&mut self, d: &Delta) {
+        for h in &d.holds {
+            if !self.state.held.iter().any(|x| x.0 == *h) {
+                self.state.held.push((*h, None));
+            }
+        }
+        self.state.not_in_work.extend(d.not_in_work.iter().cloned());
+    }
+
+    fn while_stmt(&mut self, n: Node) {
+        let head = self.orig.get(n.start_byte()..).unwrap_or_default();
+        if head.starts_with(b"scoped_guard") || head.starts_with(b"scoped_cond_guard") {
+            return self.scoped_guard(n, head.starts_with(b"scoped_cond_guard"));
+        }
+        if let Some(c) = n.child_by_field_name("condition") {
+            self.expr(c);
+        }
+        self.loop_body(n.child_by_field_name("body"));
+    }
+
+    fn for_stmt(&mut self, n: Node) {
+        self.scopes.push(Vec::new());
+        for f in ["initializer", "condition", "update"] {
+            if let Some(c) = n.child_by_field_name(f) {
+                if c.kind() == "declaration" {
+                    self.declaration(c);
+                } else {
+                    self.expr(c);
+                }
+            }
+        }
+        self.loop_body(n.child_by_field_name("body"));
+        self.scopes.pop();
+    }
+
+    fn do_stmt(&mut self, n: Node) {
+        self.loop_body(n.child_by_field_name("body"));
+        if let Some(c) = n.child_by_field_name("condition") {
+            self.expr(c);
+        }
+    }
+
+    /// A loop body runs zero or more times; `break` leaves it.
+    fn loop_body(&mut self, body: Option<Node>) {
+        let entry = self.state.clone();
+        let entry_dead = self.dead;
+        self.exits.push(None);
+        if let Some(b) = body {
+            self.stmt(b);
+        }
+        let breaks = self.exits.pop().flatten();
+        let (end, end_dead) = (std::mem::replace(&mut self.state, entry), self.dead);
+        self.dead = entry_dead;
+        self.merge_branch(end, end_dead);
+        if let Some(b) = breaks {
+            self.merge_branch(b, false);
+        }
+    }
+
+    fn switch_stmt(&mut self, n: Node) {
+        if let Some(c) = n.child_by_field_name("condition") {
+            self.expr(c);
+        }
+        let Some(body) = n.child_by_field_name("body") else {
+            return;
+        };
+        let entry = self.state.clone();
+        let entry_dead = self.dead;
+        self.exits.push(None);
+        self.scopes.push(Vec::new());
+        let mut has_default = false;
+        for c in named_children(body) {
+            if c.kind() == "case_statement" {
+                has_default |= c.child_by_field_name("value").is_none();
+                // Reached from the switch head, or by falling through.
+                self.merge_branch(entry.clone(), entry_dead);
+                let value = c.child_by_field_name("value").map(|v| v.id());
+                for s in named_children(c) {
+                    if Some(s.id()) != value {
+                        self.stmt(s);
+                    }
+                }
+            } else {
+                self.stmt(c);
+            }
+        }
+        self.scopes.pop();
+        let breaks = self.exits.pop().flatten();
+        if let Some(b) = breaks {
+            self.merge_branch(b, false);
+        }
+        if !has_default {
+            self.merge_branch(entry, entry_dead);
+        }
+    }
+
+    /// `scoped_guard(class, lock) { body }`, rewritten by the pre-pass into a
+    /// `while (class, lock)` whose original head we read back.
+    fn scoped_guard(&mut self, n: Node, cond_form: bool) {
+        let items = n
+            .child_by_field_name("condition")
+            .map(comma_items)
+            .unwrap_or_default();
+        let class = items.first().map(|c| text(*c, self.src).trim().to_string());
+        let lock = if cond_form { items.last() } else { items.get(1) };
+        let mut pushed = None;
+        if let (Some(class), Some(lock)) = (class, lock) {
+            if let Some(rule) = self.rules.guard(&class).cloned() {
+                if let Some(key) = self.path(*lock) {
+                    let idx = self.push_site(
+                        n,
+                        SiteKind::Acquire {
+                            res: rule.resource,
+                            key,
+                            is_try: rule.is_try,
+                            shared: rule.shared,
+                            api: format!("scoped_guard({class})"),
+                        },
+                        Some(head_len(self.orig, n)),
+                    );
+                    self.state.held.push((idx, None));
+                    pushed = Some(idx);
+                }
+            }
+        }
+        self.loop_body_plain(n.child_by_field_name("body"));
+        if let Some(idx) = pushed {
+            self.state.held.retain(|h| h.0 != idx);
+        }
+    }
+
+    /// Body of a scoped guard: runs once; `break` leaves the scope.
+    fn loop_body_plain(&mut self, body: Option<Node>) {
+        self.exits.push(None);
+        if let Some(b) = body {
+            self.stmt(b);
+        }
+        if let Some(b) = self.exits.pop().flatten() {
+            self.merge_branch(b, false);
+        }
+    }
+
+    // ---- expressions ------------------------------------------------
+
+    fn children_exprs(&mut self, n: Node) {
+        for c in named_children(n) {
+            self.expr(c);
+        }
+    }
+
+    fn expr(&mut self, n: Node) {
+        if self.depth > MAX_DEPTH {
+            return;
+        }
+        self.depth += 1;
+        match n.kind() {
+            "call_expression" => {
+                if let Some(args) = n.child_by_field_name("arguments") {
+                    self.children_exprs(args);
+                }
+                if let Some(f) = n.child_by_field_name("function") {
+                    if f.kind() != "identifier" {
+                        self.expr(f);
+                    }
+                }
+                self.call(n);
+            }
+            "assignment_expression" => {
+                if let Some(r) = n.child_by_field_name("right") {
+                    self.expr(r);
+                }
+                if let Some(l) = n.child_by_field_name("left") {
+                    self.expr(l);
+                }
+                self.assignment(n);
+            }
+            "compound_statement" => self.block(n),
+            "identifier" | "number_literal" | "string_literal" | "field_identifier"
+            | "comment" => {}
+            _ => self.children_exprs(n),
+        }
+        self.depth -= 1;
+    }
+
+    fn assignment(&mut self, n: Node) {
+        let (Some(l), Some(r)) = (n.child_by_field_name("left"), n.child_by_field_name("right"))
+        else {
+            return;
+        };
+        if l.kind() == "identifier" && self.local_type(text(l, self.src)).is_some() {
+            let name = text(l, self.src).to_string();
+            self.note_alias(&name, r);
+            return;
+        }
+        let r = strip_expr(r);
+        if r.kind() != "identifier" {
+            return;
+        }
+        let value = self.fn_value(r);
+        let Some(value) = value else { return };
+        if let Some(target) = self.path(l) {
+            self.push_site(n, SiteKind::Store { target, value }, None);
+        }
+    }
+
+    /// A local assigned from a global or a field is that path when called
+    /// through (`fn = hmem_deferred_fn; fn(data);`) or locked.
+    fn note_alias(&mut self, local: &str, value: Node) {
+        let v = strip_expr(value);
+        if matches!(v.kind(), "identifier" | "field_expression") {
+            if let Some(p) = self.path(value) {
+                if !matches!(&p.root, Root::Type(_)) || !p.fields.is_empty() {
+                    self.aliases.insert(local.to_string(), p);
+                    return;
+                }
+            }
+        }
+        self.aliases.remove(local);
+    }
+
+    /// A bare identifier used as a value: a parameter or a (possible) function.
+    fn fn_value(&self, ident: Node) -> Option<FnValue> {
+        let name = text(ident, self.src);
+        if let Some(i) = self.param_index(name) {
+            return Some(FnValue::Param(i));
+        }
+        if self.local_type(name).is_some() {
+            return None;
+        }
+        Some(FnValue::Func(name.to_string()))
+    }
+
+    fn call(&mut self, n: Node) {
+        let Some(f) = n.child_by_field_name("function") else {
+            return;
+        };
+        let args: Vec<Node> = n
+            .child_by_field_name("arguments")
+            .map(named_children)
+            .unwrap_or_default();
+        let f = strip_expr(f);
+        match f.kind() {
+            "identifier" => self.named_call(n, text(f, self.src), &args),
+            "field_expression" => {
+                if let Some(p) = self.path(f) {
+                    let (fn_args, kargs) = self.arg_facts(&args);
+                    let kind = SiteKind::Indirect {
+                        target: Target::Path(p),
+                        fn_args,
+                        args: kargs,
+                    };
+                    self.push_site(n, kind, None);
+                }
+            }
+            "call_expression" => self.guard_call(n, f, &args),
+            _ => {}
+        }
+    }
+
+    fn named_call(&mut self, n: Node, name: &str, args: &[Node]) {
+        if let Some(i) = self.param_index(name) {
+            let (fn_args, kargs) = self.arg_facts(args);
+            let kind = SiteKind::Indirect {
+                target: Target::Param(i),
+                fn_args,
+                args: kargs,
+            };
+            self.push_site(n, kind, None);
+            return;
+        }
+        if self.local_type(name).is_some() {
+            if let Some(p) = self.aliases.get(name).cloned() {
+                let (fn_args, kargs) = self.arg_facts(args);
+                let kind = SiteKind::Indirect {
+                    target: Target::Path(p),
+                    fn_args,
+                    args: kargs,
+                };
+                self.push_site(n, kind, None);
+            }
+            return;
+        }
+        if self.rules.knows(name) {
+            let effects = self.rules.effects(name).to_vec();
+            for e in effects {
+                self.effect(n, name, &e, args);
+            }
+            return;
+        }
+        let (fn_args, kargs) = self.arg_facts(args);
+        let kind = SiteKind::Call {
+            callee: name.to_string(),
+            fn_args,
+            args: kargs,
+        };
+        self.push_site(n, kind, None);
+    }
+
+    /// `guard(class)(lock)`: held until the end of the enclosing block.
+    fn guard_call(&mut self, n: Node, inner: Node, args: &[Node]) {
+        let is_guard = inner
+            .child_by_field_name("function")
+            .is_some_and(|g| text(g, self.src) == "guard");
+        if !is_guard {
+            return;
+        }
+        let class = inner
+            .child_by_field_name("arguments")
+            .and_then(|a| named_children(a).first().copied())
+            .map(|c| text(c, self.src).trim().to_string())
+            .unwrap_or_default();
+        let Some(rule) = self.rules.guard(&class).cloned() else {
+            return;
+        };
+        let Some(key) = args.first().and_then(|a| self.path(*a)) else {
+            return;
+        };
+        let kind = SiteKind::Acquire {
+            res: rule.resource,
+            key,
+            is_try: rule.is_try,
+            shared: rule.shared,
+            api: format!("guard({class})"),
+        };
+        let idx = self.push_site(n, kind, None);
+        if !rule.is_try {
+            let depth = self.scopes.len();
+            self.state.held.push((idx, Some(depth)));
+        }
+    }
+
+    fn effect(&mut self, n: Node, api: &str, e: &Effect, args: &[Node]) {
+        let arg_path = |w: &Self, i: Option<usize>| -> Option<Option<KeyPath>> {
+            match i {
+                None => Some(None),
+                Some(i) => args.get(i).and_then(|a| w.path(*a)).map(Some),
+            }
+        };
+        match e {
+            Effect::Acquire(r) => {
+                let Some(key) = arg_path(self, r.arg) else { return };
+                let key = key.unwrap_or_else(|| named(api, &r.calls));
+                let kind = SiteKind::Acquire {
+                    res: r.resource,
+                    key,
+                    is_try: r.is_try,
+                    shared: r.shared,
+                    api: api.to_string(),
+                };
+                let idx = self.push_site(n, kind, None);
+                if !r.is_try {
+                    self.state.held.push((idx, None));
+                }
+            }
+            Effect::Release(r) => {
+                let Some(key) = arg_path(self, r.arg) else { return };
+                let key = key.unwrap_or_else(|| named(api, &r.calls));
+                self.release(&key);
+                self.push_site(n, SiteKind::Release { res: r.resource, key }, None);
+            }
+            Effect::Wait(r) => {
+                let Some(key) = arg_path(self, r.arg) else { return };
+                let kind = SiteKind::Wait {
+                    res: r.resource,
+                    key,
+                    mode: r.mode,
+                    api: api.to_string(),
+                };
+                self.push_site(n, kind, None);
+            }
+            Effect::Bind(r) => {
+                let key = args.get(r.arg).and_then(|a| self.path(*a));
+                let handler = args
+                    .get(r.handler)
+                    .map(|h| strip_expr(*h))
+                    .filter(|h| h.kind() == "identifier")
+                    .and_then(|h| self.fn_value(h));
+                if let (Some(key), Some(handler)) = (key, handler) {
+                    let kind = SiteKind::Bind {
+                        key,
+                        handler,
+                        api: api.to_string(),
+                    };
+                    self.push_site(n, kind, None);
+                }
+            }
+            Effect::Queue(r) => {
+                let Some(key) = args.get(r.arg).and_then(|a| self.path(*a)) else {
+                    return;
+                };
+                let queue = match (r.queue_arg, &r.queue) {
+                    (Some(i), _) => args.get(i).and_then(|a| self.path(*a)),
+                    (None, Some(q)) => Some(KeyPath::global(q)),
+                    _ => None,
+                };
+                let kind = SiteKind::Queue {
+                    key,
+                    queue,
+                    api: api.to_string(),
+                };
+                self.push_site(n, kind, None);
+            }
+            Effect::Devres(r) => {
+                let action = args
+                    .get(r.action)
+                    .map(|h| strip_expr(*h))
+                    .filter(|h| h.kind() == "identifier")
+                    .and_then(|h| self.fn_value(h));
+                if let Some(action) = action {
+                    let kind = SiteKind::Devres {
+                        action,
+                        api: api.to_string(),
+                    };
+                    self.push_site(n, kind, None);
+                }
+            }
+            Effect::CurrentWork => {}
+        }
+    }
+
+    /// Drop the hold a release matches: the same path, else the newest hold
+    /// of a lock with the same last field (`&p->lock` after `&priv->lock`).
+    fn release(&mut self, key: &KeyPath) {
+        let same = |s: &Site| matches!(&s.kind, SiteKind::Acquire { key: k, .. } if k == key);
+        let similar = |s: &Site| {
+            matches!(&s.kind, SiteKind::Acquire { key: k, .. }
+                if k.fields.last() == key.fields.last() && !key.fields.is_empty())
+        };
+        let sites = &self.sites;
+        let pick = self
+            .state
+            .held
+            .iter()
+            .rposition(|h| sites.get(h.0 as usize).is_some_and(same))
+            .or_else(|| {
+                self.state
+                    .held
+                    .iter()
+                    .rposition(|h| sites.get(h.0 as usize).is_some_and(similar))
+            });
+        if let Some(i) = pick {
+            self.state.held.remove(i);
+        }
+    }
+
+    /// What an if-condition tells its branches: a successful trylock holds
+    /// the lock; `current_work() != &w` says we are not running in `w`.
+    fn condition(&self, c: Node) -> (Delta, Delta) {
+        let c = strip_parens(c);
+        match c.kind() {
+            "unary_expression" if op(c, self.src) == "!" => {
+                let (t, e) = c
+                    .child_by_field_name("argument")
+                    .map(|a| self.condition(a))
+                    .unwrap_or_default();
+                (e, t)
+            }
+            "binary_expression" => self.binary_condition(c),
+            "call_expression" => self.try_call(c),
+            _ => Default::default(),
+        }
+    }
+
+    fn binary_condition(&self, c: Node) -> (Delta, Delta) {
+        let (Some(l), Some(r)) = (c.child_by_field_name("left"), c.child_by_field_name("right"))
+        else {
+            return Default::default();
+        };
+        match op(c, self.src) {
+            "&&" => {
+                let (mut t, _) = self.condition(l);
+                let (t2, _) = self.condition(r);
+                t.holds.extend(t2.holds);
+                t.not_in_work.extend(t2.not_in_work);
+                (t, Delta::default())
+            }
+            "||" => {
+                let (_, mut e) = self.condition(l);
+                let (_, e2) = self.condition(r);
+                e.holds.extend(e2.holds);
+                e.not_in_work.extend(e2.not_in_work);
+                (Delta::default(), e)
+            }
+            o @ ("!=" | "==") => {
+                let work = if self.is_current_work(l) {
+                    self.path(r)
+                } else if self.is_current_work(r) {
+                    self.path(l)
+                } else {
+                    None
+                };
+                let Some(work) = work else {
+                    return Default::default();
+                };
+                let d = Delta {
+                    holds: vec![],
+                    not_in_work: vec![work],
+                };
+                if o == "!=" {
+                    (d, Delta::default())
+                } else {
+                    (Delta::default(), d)
+                }
+            }
+            _ => Default::default(),
+        }
+    }
+
+    fn is_current_work(&self, n: Node) -> bool {
+        let n = strip_parens(n);
+        n.kind() == "call_expression"
+            && n.child_by_field_name("function").is_some_and(|f| {
+                self.rules
+                    .effects(text(f, self.src))
+                    .iter()
+                    .any(|e| matches!(e, Effect::CurrentWork))
+            })
+    }
+
+    /// A trylock call as a condition: which branch holds what it took.
+    fn try_call(&self, c: Node) -> (Delta, Delta) {
+        let start = c.start_byte() as u32;
+        let found = self.sites.iter().enumerate().rev().find(|(_, s)| {
+            s.pos.start == start && matches!(s.kind, SiteKind::Acquire { is_try: true, .. })
+        });
+        let Some((idx, site)) = found else {
+            return Default::default();
+        };
+        let api = match &site.kind {
+            SiteKind::Acquire { api, .. } => api.as_str(),
+            _ => "",
+        };
+        let zero_is_success = self.rules.effects(api).iter().any(|e| {
+            matches!(e, Effect::Acquire(r) if r.is_try && r.returns_zero_on_success)
+        });
+        let d = Delta {
+            holds: vec![idx as u32],
+            not_in_work: vec![],
+        };
+        if zero_is_success {
+            (Delta::default(), d)
+        } else {
+            (d, Delta::default())
+        }
+    }
+
+    // ---- access paths -----------------------------------------------
+
+    /// The access path an expression names, for keys and pointer slots.
+    pub fn path(&self, n: Node) -> Option<KeyPath> {
+        let n = strip_expr(n);
+        match n.kind() {
+            "identifier" => Some(self.ident_path(text(n, self.src))),
+            "field_expression" => {
+                let base = self.path(n.child_by_field_name("argument")?)?;
+                let field = text(n.child_by_field_name("field")?, self.src).to_string();
+                let mut p = base;
+                p.fields.push(field);
+                Some(p)
+            }
+            "subscript_expression" => self.path(n.child_by_field_name("argument")?),
+            "cast_expression" => {
+                let ty = type_name(n.child_by_field_name("type")?, self.src);
+                if ty.is_empty() {
+                    return self.path(n.child_by_field_name("value")?);
+                }
+                Some(KeyPath {
+                    root: Root::Type(ty),
+                    fields: vec![],
+                })
+            }
+            "call_expression" => self.call_path(n),
+            _ => None,
+        }
+    }
+
+    /// `container_of(ptr, struct foo, member)` names a `struct foo`.
+    fn call_path(&self, n: Node) -> Option<KeyPath> {
+        let f = text(n.child_by_field_name("function")?, self.src);
+        let args = named_children(n.child_by_field_name("arguments")?);
+        if matches!(f, "container_of" | "container_of_const" | "list_entry" | "list_first_entry")
+            && args.len() == 3
+        {
+            let ty = container_type(text(args[1], self.src));
+            if !ty.is_empty() {
+                return Some(KeyPath {
+                    root: Root::Type(ty),
+                    fields: vec![],
+                });
+            }
+        }
+        None
+    }
+
+    fn ident_path(&self, name: &str) -> KeyPath {
+        if let Some(p) = self.aliases.get(name) {
+            return p.clone();
+        }
+        if let Some(i) = self.param_index(name) {
+            let ty = self.params[i as usize].ty.clone();
+            return KeyPath {
+                root: Root::Param { index: i, ty },
+                fields: vec![],
+            };
+        }
+        if let Some(ty) = self.local_type(name) {
+            return KeyPath {
+                root: Root::Type(ty.to_string()),
+                fields: vec![],
+            };
+        }
+        KeyPath::global(name)
+    }
+
+    fn local_type(&self, name: &str) -> Option<&str> {
+        self.scopes
+            .iter()
+            .rev()
+            .flat_map(|s| s.iter().rev())
+            .find(|(n, _)| n == name)
+            .map(|(_, t)| t.as_str())
+    }
+
+    fn param_index(&self, name: &str) -> Option<u32> {
+        if self.local_type(name).is_some() {
+            return None;
+        }
+        self.params
+            .iter()
+            .position(|p| p.name == name)
+            .map(|i| i as u32)
+    }
+
+    /// Bare-identifier arguments (maybe functions) and arguments' paths.
+    #[allow(clippy::type_complexity)]
+    fn arg_facts(&self, args: &[Node]) -> (Vec<(u32, FnValue)>, Vec<(u32, KeyPath)>) {
+        let mut fns = Vec::new();
+        let mut paths = Vec::new();
+        for (i, a) in args.iter().enumerate() {
+            let s = strip_expr(*a);
+            if s.kind() == "identifier" {
+                if let Some(v) = self.fn_value(s) {
+                    fns.push((i as u32, v));
+                }
+            }
+            if let Some(p) = self.path(*a) {
+                paths.push((i as u32, p));
+            }
+        }
+        (fns, paths)
+    }
+
+    fn push_site(&mut self, n: Node, kind: SiteKind, len: Option<usize>) -> u32 {
+        let mut p = pos(n);
+        let text = match len {
+            Some(l) => {
+                p.end = p.start + l as u32;
+                snippet_bytes(self.orig, p.start as usize, p.end as usize)
+            }
+            None => snippet(n, self.orig),
+        };
+        let held = self.state.held.iter().map(|h| h.0).collect();
+        self.sites.push(Site {
+            pos: p,
+            kind,
+            held,
+            not_in_work: self.state.not_in_work.clone(),
+            text,
+        });
+        (self.sites.len() - 1) as u32
+    }
+}
+
+/// The instance key of an argument-less API (`rtnl_lock()`): the first
+/// name of its rule, so lock and unlock agree.
+fn named(api: &str, calls: &[String]) -> KeyPath {
+    let name = calls.first().map(String::as_str).unwrap_or(api);
+    KeyPath {
+        root: Root::Named(name.to_string()),
+        fields: vec![],
+    }
+}
+
+fn strip_parens(mut n: Node) -> Node {
+    while n.kind() == "parenthesized_expression" {
+        match named_children(n).first() {
+            Some(c) => n = *c,
+            None => break,
+        }
+    }
+    n
+}
+
+fn op<'s>(n: Node, src: &'s [u8]) -> &'s str {
+    n.child_by_field_name("operator")
+        .map(|o| text(o, src))
+        .unwrap_or("")
+}
+
+fn comma_items(n: Node) -> Vec<Node> {
+    let n = strip_parens(n);
+    if n.kind() != "comma_expression" {
+        return vec![n];
+    }
+    let mut out = Vec::new();
+    if let Some(l) = n.child_by_field_name("left") {
+        out.extend(comma_items(l));
+    }
+    if let Some(r) = n.child_by_field_name("right") {
+        out.extend(comma_items(r));
+    }
+    out
+}
+
+/// `struct foo` / `typeof(*p)` in container_of's type argument.
+fn container_type(t: &str) -> String {
+    let t = t.trim();
+    let t = t.strip_prefix("const ").unwrap_or(t).trim();
+    if let Some(rest) = t.strip_prefix("struct ") {
+        return rest.trim().to_string();
+    }
+    if super::syntax::is_ident(t) {
+        return t.to_string();
+    }
+    String::new()
+}
+
+/// The original text of a rewritten loop head (`scoped_guard(...)`).
+fn head_len(orig: &[u8], n: Node) -> usize {
+    let s = n.start_byte();
+    let Some(rest) = orig.get(s..n.end_byte()) else {
+        return 0;
+    };
+    let mut depth = 0usize;
+    for (i, b) in rest.iter().enumerate() {
+        match b {
+            b'(' => depth += 1,
+            b')' => {
+                depth = depth.saturating_sub(1);
+                if depth == 0 {
+                    return i + 1;
+                }
+            }
+            _ => {}
+        }
+    }
+    rest.len().min(40)
+}
+
+fn snippet_bytes(src: &[u8], start: usize, end: usize) -> String {
+    let t = src
+        .get(start..end.min(src.len()))
+        .and_then(|b| std::str::from_utf8(b).ok())
+        .unwrap_or("");
+    t.split_whitespace().collect::<Vec<_>>().join(" ")
+}

@@ -1,0 +1,221 @@
+//! Per-file facts: plain serde data, everything later stages need from one
+//! file, so a file's facts can be cached by content hash and merged across
+//! the tree without keeping syntax trees.
+
+use serde::{Deserialize, Serialize};
+
+use crate::rules::{ResourceKind, WaitMode};
+
+/// A byte range and its 1-based line and byte column in the original file.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Pos {
+    pub start: u32,
+    pub end: u32,
+    pub line: u32,
+    pub col: u32,
+}
+
+/// The root of an access path: where `a` in `a->b.c` comes from.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum Root {
+    /// A file-scope variable (or one the file only declares `extern`).
+    Global(String),
+    /// A value of this type (a local, a cast, `container_of(.., T, ..)`).
+    /// Names are normalised: `struct foo` -> `foo`; typedef names as written.
+    Type(String),
+    /// The enclosing function's parameter `index`, declared with type `ty`.
+    /// Callers substitute their argument for it.
+    Param { index: u32, ty: String },
+    /// An API whose instance is implicit (`rtnl_lock()`): the call name.
+    Named(String),
+}
+
+/// An access path naming a resource instance or a function pointer slot:
+/// `&priv->dev.mutex` = `Type("foo_priv")` + `["dev", "mutex"]`.
+/// Resolved to a class key by `graph` with the tree's struct definitions.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct KeyPath {
+    pub root: Root,
+    pub fields: Vec<String>,
+}
+
+impl KeyPath {
+    pub fn global(name: &str) -> KeyPath {
+        KeyPath {
+            root: Root::Global(name.to_string()),
+            fields: Vec::new(),
+        }
+    }
+
+    /// Source-like text for messages: `foo_priv->dev.mutex`, `dax_hmem_work`.
+    pub fn display(&self) -> String {
+        let mut s = match &self.root {
+            Root::Global(n) | Root::Named(n) => n.clone(),
+            Root::Type(t) => t.clone(),
+            Root::Param { ty, .. } => ty.clone(),
+        };
+        for f in &self.fields {
+            s.push('.');
+            s.push_str(f);
+        }
+        s
+    }
+}
+
+/// Where an indirect call's function pointer comes from.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Target {
+    /// A parameter of the enclosing function (`fn(x)` where `fn` is a param).
+    Param(u32),
+    /// A global or a struct field (`ops->reset(..)`, `hmem_deferred_fn`).
+    Path(KeyPath),
+}
+
+/// A value stored into a function-pointer slot.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum FnValue {
+    /// A function named directly.
+    Func(String),
+    /// Whatever the caller passed as this parameter.
+    Param(u32),
+}
+
+/// What happens at one site of a function body.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SiteKind {
+    /// A direct call of a function the model does not know.
+    Call {
+        callee: String,
+        /// Arguments that are bare identifiers: possible function references,
+        /// or parameters passed on (a callback handed down).
+        fn_args: Vec<(u32, FnValue)>,
+        /// Access paths of the arguments, by index (for parameter substitution).
+        args: Vec<(u32, KeyPath)>,
+    },
+    /// A call through a function pointer.
+    Indirect {
+        target: Target,
+        fn_args: Vec<(u32, FnValue)>,
+        args: Vec<(u32, KeyPath)>,
+    },
+    Acquire {
+        res: ResourceKind,
+        key: KeyPath,
+        is_try: bool,
+        shared: bool,
+        api: String,
+    },
+    Release {
+        res: ResourceKind,
+        key: KeyPath,
+    },
+    Wait {
+        res: ResourceKind,
+        key: Option<KeyPath>,
+        mode: WaitMode,
+        api: String,
+    },
+    Bind {
+        key: KeyPath,
+        handler: FnValue,
+        api: String,
+    },
+    Queue {
+        key: KeyPath,
+        queue: Option<KeyPath>,
+        api: String,
+    },
+    Devres {
+        action: FnValue,
+        api: String,
+    },
+    /// `target = value` where value is a function or a parameter.
+    Store {
+        target: KeyPath,
+        value: FnValue,
+    },
+}
+
+/// One site, with what is held there.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Site {
+    pub pos: Pos,
+    pub kind: SiteKind,
+    /// Indexes (into the function's `sites`) of the acquisitions still held here.
+    pub held: Vec<u32>,
+    /// Work items this site provably does not run in (`current_work() != &w`).
+    pub not_in_work: Vec<KeyPath>,
+    /// The source text of the call, one line, shortened.
+    pub text: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Param {
+    pub name: String,
+    pub ty: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Function {
+    pub name: String,
+    pub is_static: bool,
+    /// The function's name in its definition.
+    pub pos: Pos,
+    pub params: Vec<Param>,
+    pub sites: Vec<Site>,
+    /// The definition contains a tree-sitter ERROR node.
+    pub has_errors: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Global {
+    pub name: String,
+    pub ty: String,
+    pub is_static: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StructDef {
+    pub name: String,
+    /// (field, type) in declaration order; anonymous members flattened.
+    pub fields: Vec<(String, String)>,
+}
+
+/// A binding made at file scope (`DECLARE_WORK`, `__WORK_INITIALIZER`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileBind {
+    pub pos: Pos,
+    pub key: KeyPath,
+    pub handler: String,
+    pub api: String,
+    pub text: String,
+}
+
+/// `.field = fn` in a file-scope initializer of a struct variable.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileStore {
+    pub pos: Pos,
+    /// The struct type being initialised (normalised name).
+    pub ty: String,
+    /// The designator path inside it (`["probe"]`, `["driver", "pm"]`).
+    pub fields: Vec<String>,
+    pub func: String,
+    /// The variable being initialised.
+    pub var: String,
+}
+
+/// Everything extracted from one file.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileFacts {
+    pub path: String,
+    pub functions: Vec<Function>,
+    pub globals: Vec<Global>,
+    pub structs: Vec<StructDef>,
+    pub typedefs: Vec<(String, String)>,
+    pub binds: Vec<FileBind>,
+    pub stores: Vec<FileStore>,
+    /// Function definitions that contain an ERROR node.
+    pub functions_with_errors: u32,
+    /// The file's text was not valid UTF-8 (bytes were replaced).
+    pub lossy: bool,
+}

@@ -1,0 +1,184 @@
+//! Unit tests of fact extraction on small, freshly written kernel-style C.
+
+use super::model::{FileFacts, FnValue, Function, Root, Site, SiteKind, Target};
+use crate::rules::Rules;
+
+fn facts(src: &str) -> FileFacts {
+    let rules = Rules::embedded();
+    crate::parse::parse_file("t.c", src.as_bytes(), &rules).expect("parses")
+}
+
+fn func<'a>(f: &'a FileFacts, name: &str) -> &'a Function {
+    f.functions
+        .iter()
+        .find(|x| x.name == name)
+        .unwrap_or_else(|| panic!("no function {name}"))
+}
+
+/// The site whose text starts with `prefix`.
+fn site<'a>(f: &'a Function, prefix: &str) -> &'a Site {
+    f.sites
+        .iter()
+        .find(|s| s.text.starts_with(prefix))
+        .unwrap_or_else(|| panic!("no site {prefix} in {:#?}", f.sites))
+}
+
+fn held_texts(f: &Function, s: &Site) -> Vec<String> {
+    s.held
+        .iter()
+        .map(|h| f.sites[*h as usize].text.clone())
+        .collect()
+}
+
+#[test]
+fn lock_released_on_early_return_is_not_held_after() {
+    let f = facts(
+        "static void stop(struct foo *p, int err)\n{\n\tmutex_lock(&p->lock);\n\tif (err) {\n\t\tmutex_unlock(&p->lock);\n\t\treturn;\n\t}\n\tflush_work(&p->w);\n\tmutex_unlock(&p->lock);\n\tcancel_work_sync(&p->w);\n}\n",
+    );
+    let stop = func(&f, "stop");
+    assert_eq!(held_texts(stop, site(stop, "flush_work")), ["mutex_lock(&p->lock)"]);
+    assert!(site(stop, "cancel_work_sync").held.is_empty());
+}
+
+#[test]
+fn goto_to_unlock_label_keeps_lock_until_the_label() {
+    let f = facts(
+        "int f(struct foo *p)\n{\n\tint ret;\n\tmutex_lock(&p->lock);\n\tret = prep(p);\n\tif (ret)\n\t\tgoto out;\n\tcancel_work_sync(&p->w);\nout:\n\tmutex_unlock(&p->lock);\n\tflush_work(&p->w);\n\treturn ret;\n}\n",
+    );
+    let fun = func(&f, "f");
+    assert_eq!(site(fun, "cancel_work_sync").held.len(), 1);
+    assert!(site(fun, "flush_work").held.is_empty());
+}
+
+#[test]
+fn trylock_holds_only_where_it_succeeded() {
+    let f = facts(
+        "void h(struct foo *p)\n{\n\tif (!mutex_trylock(&p->lock))\n\t\treturn;\n\tflush_work(&p->w);\n\tmutex_unlock(&p->lock);\n}\nvoid g(struct foo *p)\n{\n\tif (mutex_trylock(&p->lock)) {\n\t\tflush_work(&p->a);\n\t\tmutex_unlock(&p->lock);\n\t}\n\tflush_work(&p->b);\n}\n",
+    );
+    let h = func(&f, "h");
+    assert_eq!(site(h, "flush_work").held.len(), 1);
+    let g = func(&f, "g");
+    assert_eq!(site(g, "flush_work(&p->a)").held.len(), 1);
+    assert!(site(g, "flush_work(&p->b)").held.is_empty());
+    // The trylock itself is recorded as a non-blocking acquisition.
+    assert!(matches!(site(g, "mutex_trylock").kind, SiteKind::Acquire { is_try: true, .. }));
+}
+
+#[test]
+fn current_work_guard_is_recorded() {
+    let f = facts(
+        "void t(struct foo *p)\n{\n\tif (current_work() != &p->w)\n\t\tcancel_work_sync(&p->w);\n\tflush_work(&p->x);\n}\n",
+    );
+    let t = func(&f, "t");
+    assert_eq!(site(t, "cancel_work_sync").not_in_work.len(), 1);
+    assert!(site(t, "flush_work").not_in_work.is_empty());
+}
+
+#[test]
+fn guard_is_held_to_the_end_of_its_block() {
+    let f = facts(
+        "void g(struct foo *p)\n{\n\t{\n\t\tguard(mutex)(&p->lock);\n\t\tflush_work(&p->w);\n\t}\n\tcancel_work_sync(&p->w);\n}\n",
+    );
+    let g = func(&f, "g");
+    assert_eq!(held_texts(g, site(g, "flush_work")), ["guard(mutex)(&p->lock)"]);
+    assert!(site(g, "cancel_work_sync").held.is_empty());
+}
+
+#[test]
+fn scoped_guard_holds_inside_its_body_only() {
+    let f = facts(
+        "static DEFINE_MUTEX(big_lock);\nvoid g(void)\n{\n\tscoped_guard(mutex, &big_lock) {\n\t\tflush_work(&a_work);\n\t}\n\tflush_work(&b_work);\n}\n",
+    );
+    let g = func(&f, "g");
+    assert_eq!(site(g, "flush_work(&a_work)").held.len(), 1);
+    assert!(site(g, "flush_work(&b_work)").held.is_empty());
+    let acq = &g.sites[site(g, "flush_work(&a_work)").held[0] as usize];
+    assert_eq!(acq.text, "scoped_guard(mutex, &big_lock)");
+}
+
+#[test]
+fn declare_work_is_recovered_at_file_scope() {
+    let f = facts(
+        "static void handler(struct work_struct *w)\n{\n}\nstatic DECLARE_WORK(my_work, handler);\n/* DECLARE_WORK(not_this, handler); */\n",
+    );
+    assert_eq!(f.binds.len(), 1);
+    let b = &f.binds[0];
+    assert_eq!(b.handler, "handler");
+    assert_eq!(b.key.root, Root::Global("my_work".into()));
+    assert_eq!(b.pos.line, 4);
+    assert!(f.globals.iter().any(|g| g.name == "my_work" && g.is_static));
+}
+
+#[test]
+fn work_initializer_in_a_struct_initializer_binds_the_field() {
+    let f = facts(
+        "static void run(struct work_struct *w);\nstatic struct holder h = {\n\t.work = __WORK_INITIALIZER(h.work, run),\n};\n",
+    );
+    assert_eq!(f.binds.len(), 1);
+    assert_eq!(f.binds[0].key.fields, ["work"]);
+}
+
+#[test]
+fn driver_initializer_fields_are_stores() {
+    let f = facts(
+        "static int foo_probe(struct platform_device *pdev) { return 0; }\nstatic struct platform_driver foo_driver = {\n\t.probe = foo_probe,\n\t.driver = {\n\t\t.name = \"foo\",\n\t},\n};\n",
+    );
+    assert_eq!(f.stores.len(), 1);
+    let s = &f.stores[0];
+    assert_eq!((s.ty.as_str(), s.fields.as_slice(), s.func.as_str()), ("platform_driver", &["probe".to_string()][..], "foo_probe"));
+    assert_eq!(s.var, "foo_driver");
+}
+
+#[test]
+fn calls_through_params_and_copied_globals_are_indirect() {
+    let f = facts(
+        "typedef void (*cb_t)(void *);\nstatic cb_t saved;\nvoid reg(cb_t fn) { saved = fn; }\nvoid walk(struct device *d, int (*fn)(struct device *)) { fn(d); }\nvoid run(void *data)\n{\n\tcb_t fn;\n\tfn = saved;\n\tif (fn)\n\t\tfn(data);\n}\n",
+    );
+    let reg = func(&f, "reg");
+    assert!(matches!(&reg.sites[0].kind, SiteKind::Store { value: FnValue::Param(0), .. }));
+    let walk = func(&f, "walk");
+    assert!(matches!(&walk.sites[0].kind, SiteKind::Indirect { target: Target::Param(1), .. }));
+    let run = func(&f, "run");
+    let SiteKind::Indirect { target: Target::Path(p), .. } = &site(run, "fn(data)").kind else {
+        panic!("not indirect: {:?}", run.sites);
+    };
+    assert_eq!(p.root, Root::Global("saved".into()));
+}
+
+#[test]
+fn container_of_names_the_container_type() {
+    let f = facts(
+        "static void h(struct work_struct *work)\n{\n\tstruct foo_priv *priv = container_of(work, struct foo_priv, reset_wk);\n\tmutex_lock(&priv->mtx);\n\tmutex_unlock(&container_of(work, struct foo_priv, reset_wk)->mtx);\n}\n",
+    );
+    let h = func(&f, "h");
+    for s in &h.sites {
+        match &s.kind {
+            SiteKind::Acquire { key, .. } | SiteKind::Release { key, .. } => {
+                assert_eq!(key.root, Root::Type("foo_priv".into()));
+                assert_eq!(key.fields, ["mtx"]);
+            }
+            _ => {}
+        }
+    }
+}
+
+#[test]
+fn struct_fields_and_typedefs_are_recorded() {
+    let f = facts(
+        "struct cache { struct mutex rb_lock; };\nstruct dev { int id; struct cache cache; union { int a; struct mutex other; }; struct { int x; } anon; };\ntypedef struct dev dev_t2;\n",
+    );
+    let dev = f.structs.iter().find(|s| s.name == "dev").expect("dev");
+    let names: Vec<&str> = dev.fields.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, ["id", "cache", "a", "other", "anon"]);
+    assert!(dev.fields.contains(&("cache".into(), "cache".into())));
+    assert!(f.typedefs.contains(&("dev_t2".into(), "dev".into())));
+}
+
+#[test]
+fn garbage_does_not_panic() {
+    for src in ["", "}}}{{{", "int f( {", "#if\n#else\n", "static DECLARE_WORK(", "void f(void) { guard(mutex)(; }"] {
+        let _ = facts(src);
+    }
+    let deep = format!("int f(void) {{ return {}1{}; }}", "(".repeat(5000), ")".repeat(5000));
+    let _ = facts(&deep);
+}

@@ -1,0 +1,370 @@
+//! The tree-wide index over every file's facts: functions by name (static
+//! ones file-local), struct field types, typedefs, globals; and key
+//! resolution, which turns an access path into a resource class.
+
+use std::collections::HashMap;
+
+use crate::facts::model::{FileFacts, Function, KeyPath, Root};
+use crate::rules::ResourceKind;
+
+pub type FnId = u32;
+
+/// A resource class: `work:foo_priv::reset_wk`, `lock:dax_hmem_lock`, `probe`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Resource {
+    pub kind: ResourceKind,
+    /// The class key (`foo_priv::mtx`, `dax_hmem_work`); empty for `probe`.
+    pub key: String,
+    /// For a file-static global, the file that owns it (same name in two
+    /// files is two objects).
+    pub file: Option<u32>,
+}
+
+impl Resource {
+    pub fn probe() -> Resource {
+        Resource {
+            kind: ResourceKind::Probe,
+            key: String::new(),
+            file: None,
+        }
+    }
+
+    /// `work:dax_hmem_work`, `probe`.
+    pub fn name(&self) -> String {
+        if self.key.is_empty() {
+            self.kind.prefix().to_string()
+        } else {
+            format!("{}:{}", self.kind.prefix(), self.key)
+        }
+    }
+}
+
+/// Types whose `work` member is the same work item as the whole
+/// (`&dw->work` and `dw` name one item). Kernel data, but it is the
+/// workqueue API's own layout, not a per-driver fact.
+const WORK_WRAPPERS: &[&str] = &["delayed_work", "rcu_work", "kthread_delayed_work"];
+
+/// Type names too generic to name a class on their own: a bare
+/// `struct mutex *` or `struct work_struct *` could be any instance.
+const GENERIC_TYPES: &[&str] = &[
+    "mutex",
+    "work_struct",
+    "delayed_work",
+    "rcu_work",
+    "rw_semaphore",
+    "semaphore",
+    "spinlock_t",
+    "raw_spinlock_t",
+    "completion",
+    "workqueue_struct",
+    "kthread_work",
+    "kthread_delayed_work",
+    "task_struct",
+    "void",
+    "",
+];
+
+pub struct Index {
+    pub files: Vec<FileFacts>,
+    /// Flat list of every function: (file, index in that file's functions).
+    pub fns: Vec<(u32, u32)>,
+    by_name: HashMap<String, Vec<FnId>>,
+    structs: HashMap<String, Vec<(String, String)>>,
+    typedefs: HashMap<String, String>,
+    /// Non-static globals: name -> type.
+    globals: HashMap<String, String>,
+    /// Static globals: (file, name) -> type.
+    statics: HashMap<(u32, String), String>,
+}
+
+impl Index {
+    pub fn new(files: Vec<FileFacts>) -> Index {
+        let mut idx = Index {
+            fns: Vec::new(),
+            by_name: HashMap::new(),
+            structs: HashMap::new(),
+            typedefs: HashMap::new(),
+            globals: HashMap::new(),
+            statics: HashMap::new(),
+            files: Vec::new(),
+        };
+        for (fi, f) in files.iter().enumerate() {
+            idx.add_file(fi as u32, f);
+        }
+        idx.files = files;
+        idx
+    }
+
+    fn add_file(&mut self, fi: u32, f: &FileFacts) {
+        for (i, func) in f.functions.iter().enumerate() {
+            let id = self.fns.len() as FnId;
+            self.fns.push((fi, i as u32));
+            self.by_name.entry(func.name.clone()).or_default().push(id);
+        }
+        for s in &f.structs {
+            // The first complete definition wins (headers and .c files rarely
+            // disagree; when they do, config alternatives share field names).
+            self.structs
+                .entry(s.name.clone())
+                .or_insert_with(|| s.fields.clone());
+        }
+        for (alias, target) in &f.typedefs {
+            self.typedefs
+                .entry(alias.clone())
+                .or_insert_with(|| target.clone());
+        }
+        for g in &f.globals {
+            if g.is_static {
+                self.statics.insert((fi, g.name.clone()), g.ty.clone());
+            } else {
+                self.globals
+                    .entry(g.name.clone())
+                    .or_insert_with(|| g.ty.clone());
+            }
+        }
+    }
+
+    pub fn func(&self, id: FnId) -> &Function {
+        let (f, i) = self.fns[id as usize];
+        &self.files[f as usize].functions[i as usize]
+    }
+
+    pub fn file_of(&self, id: FnId) -> u32 {
+        self.fns[id as usize].0
+    }
+
+    pub fn path_of(&self, id: FnId) -> &str {
+        &self.files[self.file_of(id) as usize].path
+    }
+
+    /// The definitions a call of `name` from `file` may reach: a static
+    /// function of the same file; else every non-static definition and the
+    /// static inline ones of headers.
+    pub fn resolve_call(&self, file: u32, name: &str) -> Vec<FnId> {
+        let Some(cands) = self.by_name.get(name) else {
+            return Vec::new();
+        };
+        let local: Vec<FnId> = cands
+            .iter()
+            .copied()
+            .filter(|id| self.file_of(*id) == file)
+            .collect();
+        if !local.is_empty() {
+            return local;
+        }
+        cands
+            .iter()
+            .copied()
+            .filter(|id| {
+                !self.func(*id).is_static || self.files[self.file_of(*id) as usize].path.ends_with(".h")
+            })
+            .collect()
+    }
+
+    fn canonical<'a>(&'a self, mut ty: &'a str) -> &'a str {
+        for _ in 0..8 {
+            match self.typedefs.get(ty) {
+                Some(t) if t != ty => ty = t,
+                _ => break,
+            }
+        }
+        ty
+    }
+
+    fn field_type(&self, ty: &str, field: &str) -> Option<&str> {
+        let fields = self.structs.get(self.canonical(ty))?;
+        fields
+            .iter()
+            .find(|(n, _)| n == field)
+            .map(|(_, t)| self.canonical(t))
+    }
+
+    fn global_type(&self, file: u32, name: &str) -> Option<(&str, bool)> {
+        if let Some(t) = self.statics.get(&(file, name.to_string())) {
+            return Some((t, true));
+        }
+        self.globals.get(name).map(|t| (t.as_str(), false))
+    }
+
+    /// Resolve an access path (seen in `file`) to a resource class of `kind`.
+    /// None when the path names no specific class (a bare `struct mutex *`,
+    /// or a parameter: callers substitute those).
+    pub fn resolve(&self, file: u32, kind: ResourceKind, path: &KeyPath) -> Option<Resource> {
+        let (key, scope) = match &path.root {
+            Root::Named(n) => (n.clone(), None),
+            Root::Global(name) => self.resolve_global(file, name, &path.fields)?,
+            Root::Type(t) => (self.walk_fields(t, &path.fields)?, None),
+            Root::Param { ty, .. } => (self.walk_fields(ty, &path.fields)?, None),
+        };
+        Some(Resource {
+            kind,
+            key,
+            file: scope,
+        })
+    }
+
+    /// The class key of a function-pointer slot (`foo_ops::reset`, or a
+    /// global pointer variable).
+    pub fn slot(&self, file: u32, path: &KeyPath) -> Option<(String, Option<u32>)> {
+        self.resolve(file, ResourceKind::Lock, path)
+            .map(|r| (r.key, r.file))
+    }
+
+    fn resolve_global(
+        &self,
+        file: u32,
+        name: &str,
+        fields: &[String],
+    ) -> Option<(String, Option<u32>)> {
+        let known = self.global_type(file, name);
+        let scope = match known {
+            Some((_, true)) => Some(file),
+            _ => None,
+        };
+        if fields.is_empty() {
+            return Some((name.to_string(), scope));
+        }
+        // A field of a global struct is the class `type::field`, the same
+        // class as when reached through a pointer to that type.
+        if let Some((ty, _)) = known {
+            if let Some(k) = self.walk_fields(ty, fields) {
+                return Some((k, None));
+            }
+        }
+        let mut key = name.to_string();
+        for f in fields {
+            key.push('.');
+            key.push_str(f);
+        }
+        Some((key, scope))
+    }
+
+    /// `foo_dev` + `[cache, rb_lock]` -> `foo_cache::rb_lock` when the struct
+    /// definitions say `foo_dev.cache` is a `struct foo_cache`.
+    fn walk_fields(&self, ty: &str, fields: &[String]) -> Option<String> {
+        let mut cur = self.canonical(ty).to_string();
+        let Some((last, inner)) = fields.split_last() else {
+            return (!GENERIC_TYPES.contains(&cur.as_str())).then_some(cur);
+        };
+        let mut prefix: Vec<&str> = Vec::new();
+        let mut key_before = None;
+        for f in inner {
+            if !prefix.is_empty() {
+                prefix.push(f);
+                continue;
+            }
+            match self.field_type(&cur, f) {
+                Some(t) if !t.is_empty() && t != "<anon>" => {
+                    key_before = Some(format!("{cur}::{f}"));
+                    cur = t.to_string();
+                }
+                _ => prefix.push(f),
+            }
+        }
+        if prefix.is_empty() && last == "work" && WORK_WRAPPERS.contains(&cur.as_str()) {
+            return key_before;
+        }
+        if GENERIC_TYPES.contains(&cur.as_str()) && prefix.is_empty() {
+            // `struct work_struct` reached without a container: no class.
+            if key_before.is_none() {
+                return None;
+            }
+        }
+        let mut key = cur;
+        key.push_str("::");
+        for p in prefix {
+            key.push_str(p);
+            key.push('.');
+        }
+        key.push_str(last);
+        Some(key)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::facts::model::{FileFacts, Global, StructDef};
+
+    fn kp(root: Root, fields: &[&str]) -> KeyPath {
+        KeyPath {
+            root,
+            fields: fields.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    fn index() -> Index {
+        let f = FileFacts {
+            path: "drivers/x/x.c".into(),
+            structs: vec![
+                StructDef {
+                    name: "mlx_dev".into(),
+                    fields: vec![("cache".into(), "mlx_cache".into())],
+                },
+                StructDef {
+                    name: "mlx_cache".into(),
+                    fields: vec![("rb_lock".into(), "mutex".into())],
+                },
+                StructDef {
+                    name: "ent".into(),
+                    fields: vec![("dwork".into(), "delayed_work".into())],
+                },
+            ],
+            typedefs: vec![("mlx_dev_t".into(), "mlx_dev".into())],
+            globals: vec![Global {
+                name: "the_work".into(),
+                ty: "work_struct".into(),
+                is_static: true,
+            }],
+            ..Default::default()
+        };
+        Index::new(vec![f])
+    }
+
+    #[test]
+    fn nested_field_resolves_to_inner_struct_class() {
+        let idx = index();
+        let a = idx.resolve(0, ResourceKind::Lock, &kp(Root::Type("mlx_dev".into()), &["cache", "rb_lock"]));
+        let b = idx.resolve(0, ResourceKind::Lock, &kp(Root::Type("mlx_cache".into()), &["rb_lock"]));
+        assert_eq!(a, b);
+        assert_eq!(a.map(|r| r.name()), Some("lock:mlx_cache::rb_lock".to_string()));
+    }
+
+    #[test]
+    fn typedef_is_followed() {
+        let idx = index();
+        let a = idx.resolve(0, ResourceKind::Lock, &kp(Root::Type("mlx_dev_t".into()), &["cache", "rb_lock"]));
+        assert_eq!(a.map(|r| r.key), Some("mlx_cache::rb_lock".to_string()));
+    }
+
+    #[test]
+    fn delayed_work_member_is_the_same_item() {
+        let idx = index();
+        let a = idx.resolve(0, ResourceKind::Work, &kp(Root::Type("ent".into()), &["dwork"]));
+        let b = idx.resolve(0, ResourceKind::Work, &kp(Root::Type("ent".into()), &["dwork", "work"]));
+        assert_eq!(a, b);
+        assert_eq!(a.map(|r| r.key), Some("ent::dwork".to_string()));
+    }
+
+    #[test]
+    fn generic_type_alone_is_no_class() {
+        let idx = index();
+        let p = kp(Root::Param { index: 0, ty: "mutex".into() }, &[]);
+        assert_eq!(idx.resolve(0, ResourceKind::Lock, &p), None);
+    }
+
+    #[test]
+    fn static_global_is_scoped_to_its_file() {
+        let idx = index();
+        let r = idx.resolve(0, ResourceKind::Work, &KeyPath::global("the_work"));
+        assert_eq!(r.as_ref().and_then(|r| r.file), Some(0));
+        assert_eq!(r.map(|r| r.name()), Some("work:the_work".to_string()));
+    }
+
+    #[test]
+    fn unknown_struct_keeps_the_written_path() {
+        let idx = index();
+        let r = idx.resolve(0, ResourceKind::Lock, &kp(Root::Type("other".into()), &["a", "lock"]));
+        assert_eq!(r.map(|r| r.key), Some("other::a.lock".to_string()));
+    }
+}

@@ -1,0 +1,449 @@
+//! Stage 4: graph. All files' facts in, the wait-for graph and its cycles out.
+//!
+//! In: `Vec<FileFacts>` for every analysed file, and the rules. Out:
+//! `WaitGraph`: the index (call resolution, struct types), per-function
+//! summaries, the entry contexts the driver core and the workqueue create
+//! (probe, remove, shutdown, work handlers) with their implicit holds, every
+//! wait-for edge `A -> B` with one witness, and the elementary cycles.
+
+pub mod index;
+pub mod summary;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+
+use petgraph::algo::tarjan_scc;
+use petgraph::graph::{DiGraph, NodeIndex};
+
+use crate::facts::model::{FileFacts, FnValue, KeyPath, Pos, Root, SiteKind};
+use crate::rules::{EntryKind, ResourceKind, Rules};
+pub use index::{FnId, Index, Resource};
+use summary::{EKey, Eff, EffKind, Summaries, Via};
+
+/// Longest cycle reported; longer ones are rarely a single bug and their
+/// enumeration grows quickly on kernel-wide graphs.
+const MAX_CYCLE: usize = 4;
+/// Cycles enumerated per strongly connected component.
+const MAX_CYCLES_PER_SCC: usize = 64;
+
+/// Who calls an entry function, and what it holds while doing so.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CtxKind {
+    Probe,
+    Remove,
+    Shutdown,
+    /// A work item's handler: holds `work:K` while it runs.
+    Handler,
+}
+
+/// An entry point with the resources it implicitly holds.
+#[derive(Clone, Debug)]
+pub struct Context {
+    pub kind: CtxKind,
+    pub entry: FnId,
+    pub holds: Vec<Resource>,
+    /// Where the link was made: the `.probe = fn` initializer, the
+    /// `INIT_WORK`/`DECLARE_WORK` site.
+    pub origin_file: u32,
+    pub origin: Pos,
+    pub origin_text: String,
+    /// The driver variable (`foo_driver`) or the work (`dax_hmem_work`).
+    pub owner: String,
+    /// For handlers: the work's path, substituted for the handler's parameter.
+    pub work_path: Option<KeyPath>,
+}
+
+/// What holds the edge's source resource.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Hold {
+    /// A context's implicit hold (probe, device lock, running handler).
+    Context(usize),
+    /// An acquisition at this site of this function.
+    Site { f: FnId, site: u32 },
+    /// The driver core takes the device lock before a probe is counted.
+    DriverCore(usize),
+}
+
+/// One witness for an edge `A -> B`: who holds A, and the chain from the
+/// function `at` down to the site that waits on B.
+#[derive(Clone, Debug)]
+pub struct Witness {
+    pub hold: Hold,
+    pub at: FnId,
+    pub eff: Option<Eff>,
+    pub devres: bool,
+}
+
+pub struct WaitGraph {
+    pub idx: Index,
+    pub sums: Summaries,
+    pub contexts: Vec<Context>,
+    pub edges: BTreeMap<(Resource, Resource), Witness>,
+    /// Each cycle as its resources in order (first not repeated).
+    pub cycles: Vec<Vec<Resource>>,
+}
+
+impl WaitGraph {
+    pub fn build(files: Vec<FileFacts>, rules: &Rules) -> WaitGraph {
+        let idx = Index::new(files);
+        let sums = summary::compute(&idx);
+        let contexts = contexts(&idx, rules);
+        let mut g = WaitGraph {
+            idx,
+            sums,
+            contexts,
+            edges: BTreeMap::new(),
+            cycles: Vec::new(),
+        };
+        g.context_edges();
+        g.site_edges();
+        g.cycles = cycles(&g.edges);
+        g
+    }
+
+    /// Number of distinct resources on edges.
+    pub fn resource_count(&self) -> usize {
+        let mut set = BTreeSet::new();
+        for (a, b) in self.edges.keys() {
+            set.insert(a);
+            set.insert(b);
+        }
+        set.len()
+    }
+
+    fn add_edge(&mut self, from: Resource, to: Resource, w: Witness) {
+        if from == to && from.kind != ResourceKind::Work {
+            // Same lock class twice: nesting of two instances (lockdep's
+            // domain, with _nested annotations), not a circular wait we model.
+            return;
+        }
+        let better = |old: &Witness, new: &Witness, g: &WaitGraph| {
+            (new.devres, g.witness_len(new)) < (old.devres, g.witness_len(old))
+        };
+        let key = (from, to);
+        match self.edges.get(&key) {
+            Some(old) if !better(old, &w, self) => {}
+            _ => {
+                self.edges.insert(key, w);
+            }
+        }
+    }
+
+    fn witness_len(&self, w: &Witness) -> usize {
+        w.eff.as_ref().map_or(0, |e| self.via_len(w.at, e.via))
+    }
+
+    fn via_len(&self, f: FnId, via: Via) -> usize {
+        let mut n = 1;
+        let mut cur = (f, via);
+        while n < 64 {
+            match cur.1 {
+                Via::Site(_) => break,
+                Via::Call { callee, eff, .. } | Via::Callback { target: callee, eff, .. } => {
+                    let Some(e) = self.sums.of(callee).get(eff as usize) else {
+                        break;
+                    };
+                    cur = (callee, e.via);
+                    n += 1;
+                }
+            }
+        }
+        let _ = cur.0;
+        n
+    }
+
+    /// Each context holds its implicit resources across everything its
+    /// entry function may wait on.
+    fn context_edges(&mut self) {
+        for ci in 0..self.contexts.len() {
+            let ctx = self.contexts[ci].clone();
+            let file = self.idx.file_of(ctx.entry);
+            if ctx.kind == CtxKind::Probe {
+                if let Some(dl) = ctx.holds.iter().find(|r| r.kind == ResourceKind::DeviceLock) {
+                    let w = Witness {
+                        hold: Hold::DriverCore(ci),
+                        at: ctx.entry,
+                        eff: None,
+                        devres: false,
+                    };
+                    self.add_edge(Resource::probe(), dl.clone(), w);
+                }
+            }
+            let effs: Vec<Eff> = self.sums.of(ctx.entry).to_vec();
+            for e in effs {
+                if matches!(e.kind, EffKind::Queue | EffKind::CallsParam(_)) {
+                    continue;
+                }
+                let target = match (&e.key, &ctx.work_path) {
+                    (EKey::Res(r), _) => Some(r.clone()),
+                    // The handler's parameter is its own work item.
+                    (EKey::Param { index: 0, fields, kind, .. }, Some(wp)) => {
+                        let mut p = wp.clone();
+                        p.fields.extend(fields.iter().cloned());
+                        self.idx.resolve(ctx.origin_file, *kind, &p)
+                    }
+                    _ => None,
+                };
+                let Some(target) = target else { continue };
+                for h in &ctx.holds {
+                    if e.unless_in.as_ref() == Some(h) {
+                        continue;
+                    }
+                    if *h == target && h.kind != ResourceKind::Work {
+                        continue;
+                    }
+                    let w = Witness {
+                        hold: Hold::Context(ci),
+                        at: ctx.entry,
+                        eff: Some(e.clone()),
+                        devres: e.devres,
+                    };
+                    self.add_edge(h.clone(), target.clone(), w);
+                }
+            }
+            let _ = file;
+        }
+    }
+
+    /// A lock held at a site is held across everything the site may wait on.
+    fn site_edges(&mut self) {
+        for f in 0..self.idx.fns.len() as FnId {
+            let file = self.idx.file_of(f);
+            let func = self.idx.func(f);
+            let mut found = Vec::new();
+            for (si, site) in func.sites.iter().enumerate() {
+                if site.held.is_empty() {
+                    continue;
+                }
+                let held: Vec<(u32, Resource)> = site
+                    .held
+                    .iter()
+                    .filter_map(|h| {
+                        let s = func.sites.get(*h as usize)?;
+                        let SiteKind::Acquire { res, key, .. } = &s.kind else {
+                            return None;
+                        };
+                        Some((*h, self.idx.resolve(file, *res, key)?))
+                    })
+                    .collect();
+                if held.is_empty() {
+                    continue;
+                }
+                for e in summary::site_effects(&self.idx, &self.sums, f, si as u32, site) {
+                    if matches!(e.kind, EffKind::Queue | EffKind::CallsParam(_)) || e.devres {
+                        continue;
+                    }
+                    let EKey::Res(target) = &e.key else { continue };
+                    for (h, r) in &held {
+                        found.push((r.clone(), target.clone(), *h, e.clone()));
+                    }
+                }
+            }
+            for (from, to, h, e) in found {
+                let w = Witness {
+                    hold: Hold::Site { f, site: h },
+                    at: f,
+                    eff: Some(e),
+                    devres: false,
+                };
+                self.add_edge(from, to, w);
+            }
+        }
+    }
+}
+
+/// Entry contexts: driver struct fields (`.probe`, `.remove`, ...) found in
+/// file-scope initializers, and work handlers bound anywhere.
+fn contexts(idx: &Index, rules: &Rules) -> Vec<Context> {
+    let mut out = Vec::new();
+    for (fi, file) in idx.files.iter().enumerate() {
+        let fi = fi as u32;
+        for st in &file.stores {
+            let field = st.fields.join(".");
+            let Some((kind, rule)) = rules.driver_entry(&st.ty, &field) else {
+                continue;
+            };
+            for entry in idx.resolve_call(fi, &st.func) {
+                let dev = bound_device(idx, entry, rule.device_arg, &rule.device_field);
+                let (ck, holds) = match kind {
+                    EntryKind::Probe => {
+                        let mut h = vec![Resource::probe()];
+                        h.extend(dev);
+                        (CtxKind::Probe, h)
+                    }
+                    EntryKind::Remove => (CtxKind::Remove, dev.into_iter().collect()),
+                    EntryKind::Shutdown => (CtxKind::Shutdown, dev.into_iter().collect()),
+                };
+                out.push(Context {
+                    kind: ck,
+                    entry,
+                    holds,
+                    origin_file: fi,
+                    origin: st.pos,
+                    origin_text: format!(".{field} = {}", st.func),
+                    owner: st.var.clone(),
+                    work_path: None,
+                });
+            }
+        }
+        for b in &file.binds {
+            handler_contexts(idx, fi, &b.key, &b.handler, b.pos, &b.text, &mut out);
+        }
+    }
+    for f in 0..idx.fns.len() as FnId {
+        let fi = idx.file_of(f);
+        for site in &idx.func(f).sites {
+            if let SiteKind::Bind {
+                key,
+                handler: FnValue::Func(h),
+                ..
+            } = &site.kind
+            {
+                handler_contexts(idx, fi, key, h, site.pos, &site.text, &mut out);
+            }
+        }
+    }
+    out
+}
+
+fn handler_contexts(
+    idx: &Index,
+    fi: u32,
+    key: &KeyPath,
+    handler: &str,
+    pos: Pos,
+    text: &str,
+    out: &mut Vec<Context>,
+) {
+    let Some(work) = idx.resolve(fi, ResourceKind::Work, key) else {
+        return;
+    };
+    for entry in idx.resolve_call(fi, handler) {
+        let dup = out
+            .iter()
+            .any(|c| c.kind == CtxKind::Handler && c.entry == entry && c.holds[0] == work);
+        if dup {
+            continue;
+        }
+        out.push(Context {
+            kind: CtxKind::Handler,
+            entry,
+            holds: vec![work.clone()],
+            origin_file: fi,
+            origin: pos,
+            origin_text: text.to_string(),
+            owner: work.key.clone(),
+            work_path: Some(key.clone()),
+        });
+    }
+}
+
+/// `device_lock:<type>::<field>` for the callback's bound-device argument.
+fn bound_device(idx: &Index, entry: FnId, arg: usize, field: &str) -> Option<Resource> {
+    let p = idx.func(entry).params.get(arg)?;
+    let fields: Vec<String> = field
+        .split('.')
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect();
+    let path = KeyPath {
+        root: Root::Type(p.ty.clone()),
+        fields,
+    };
+    idx.resolve(idx.file_of(entry), ResourceKind::DeviceLock, &path)
+}
+
+/// Elementary cycles of the wait-for graph, shortest first per edge, with
+/// cycles that merely extend a shorter one dropped.
+fn cycles(edges: &BTreeMap<(Resource, Resource), Witness>) -> Vec<Vec<Resource>> {
+    let mut g: DiGraph<Resource, ()> = DiGraph::new();
+    let mut ids: HashMap<&Resource, NodeIndex> = HashMap::new();
+    for (a, b) in edges.keys() {
+        for r in [a, b] {
+            if !ids.contains_key(r) {
+                ids.insert(r, g.add_node(r.clone()));
+            }
+        }
+        g.add_edge(ids[a], ids[b], ());
+    }
+    let mut found: Vec<Vec<Resource>> = Vec::new();
+    let mut seen = BTreeSet::new();
+    for scc in tarjan_scc(&g) {
+        let members: BTreeSet<NodeIndex> = scc.iter().copied().collect();
+        let mut n = 0;
+        for (a, b) in edges.keys() {
+            let (ia, ib) = (ids[a], ids[b]);
+            if !members.contains(&ia) || !members.contains(&ib) || n >= MAX_CYCLES_PER_SCC {
+                continue;
+            }
+            let Some(path) = shortest_path(&g, &members, ib, ia) else {
+                continue;
+            };
+            // path runs b .. a; the cycle is a, b, .., (back to a)
+            let mut cyc: Vec<Resource> = vec![a.clone()];
+            if ia != ib {
+                cyc.extend(path[..path.len() - 1].iter().map(|i| g[*i].clone()));
+            }
+            if cyc.len() > MAX_CYCLE {
+                continue;
+            }
+            let canon = canonical(&cyc);
+            if seen.insert(canon.clone()) {
+                found.push(canon);
+                n += 1;
+            }
+        }
+    }
+    // Drop a cycle whose resources strictly include another cycle's.
+    let sets: Vec<BTreeSet<&Resource>> = found.iter().map(|c| c.iter().collect()).collect();
+    let keep: Vec<bool> = sets
+        .iter()
+        .map(|s| !sets.iter().any(|o| o.len() < s.len() && o.is_subset(s)))
+        .collect();
+    let mut out: Vec<Vec<Resource>> = found
+        .into_iter()
+        .zip(keep)
+        .filter_map(|(c, k)| k.then_some(c))
+        .collect();
+    out.sort();
+    out
+}
+
+fn shortest_path(
+    g: &DiGraph<Resource, ()>,
+    members: &BTreeSet<NodeIndex>,
+    from: NodeIndex,
+    to: NodeIndex,
+) -> Option<Vec<NodeIndex>> {
+    let mut prev: HashMap<NodeIndex, NodeIndex> = HashMap::new();
+    let mut q = VecDeque::from([from]);
+    let mut visited = BTreeSet::from([from]);
+    while let Some(n) = q.pop_front() {
+        if n == to {
+            let mut path = vec![to];
+            let mut cur = to;
+            while cur != from {
+                cur = prev[&cur];
+                path.push(cur);
+            }
+            path.reverse();
+            return Some(path);
+        }
+        let mut next: Vec<NodeIndex> = g.neighbors(n).filter(|m| members.contains(m)).collect();
+        next.sort();
+        for m in next {
+            if visited.insert(m) {
+                prev.insert(m, n);
+                q.push_back(m);
+            }
+        }
+    }
+    None
+}
+
+/// Rotate so the smallest resource comes first.
+fn canonical(c: &[Resource]) -> Vec<Resource> {
+    let Some(start) = (0..c.len()).min_by(|&i, &j| c[i].cmp(&c[j])) else {
+        return Vec::new();
+    };
+    c[start..].iter().chain(c[..start].iter()).cloned().collect()
+}

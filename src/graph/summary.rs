@@ -1,0 +1,487 @@
+//! Per-function summaries: everything a call of the function may wait on,
+//! acquire or queue, transitively, each with a link to its witness, computed
+//! over the call graph (direct calls, calls through stored pointers and
+//! parameters, devres actions) to a fixpoint, so recursion terminates.
+
+use std::collections::{HashMap, HashSet};
+
+use petgraph::algo::tarjan_scc;
+use petgraph::graph::{DiGraph, NodeIndex};
+
+use super::index::{FnId, Index, Resource};
+use crate::facts::model::{FnValue, KeyPath, Root, Site, SiteKind, Target};
+use crate::rules::{ResourceKind, WaitMode};
+
+/// Summaries are capped per function: a function reaching more distinct
+/// waits than this is summarised by the first ones found (keeps memory and
+/// time bounded on kernel-wide call graphs).
+const MAX_EFFECTS: usize = 400;
+/// Fixpoint rounds inside one strongly connected component.
+const MAX_ROUNDS: usize = 24;
+
+/// The resource an effect is on: resolved, or still a parameter of the
+/// function (a wrapper: `foo_flush(struct work_struct *w)`).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum EKey {
+    Res(Resource),
+    Param {
+        index: u32,
+        fields: Vec<String>,
+        ty: String,
+        kind: ResourceKind,
+    },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum EffKind {
+    /// Blocks until the resource is released/finished (`flush_work`).
+    Wait(WaitMode),
+    /// Blocks until the lock is free, then holds it.
+    Acquire,
+    /// Makes the work item runnable (trigger, never an edge).
+    Queue,
+    /// Calls through its parameter `i` (a callback).
+    CallsParam(u32),
+}
+
+/// How the effect is reached from the function.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Via {
+    /// At this site of the function itself.
+    Site(u32),
+    /// Through the call at `site` into `callee`'s effect `eff`.
+    Call { site: u32, callee: FnId, eff: u32 },
+    /// `site` calls `callee`, passing `target`; `callee` calls it back
+    /// (`callee`'s effect `param_eff` is the call through the parameter),
+    /// and `target`'s effect `eff` is this one.
+    Callback {
+        site: u32,
+        callee: FnId,
+        param_eff: u32,
+        target: FnId,
+        eff: u32,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Eff {
+    pub kind: EffKind,
+    pub key: EKey,
+    /// Does not happen when running in this work (`current_work() != &w`).
+    pub unless_in: Option<Resource>,
+    /// Reached through a devres action: runs at devres release, not at the
+    /// registration site.
+    pub devres: bool,
+    pub via: Via,
+}
+
+impl Eff {
+    fn dedup_key(&self) -> (EffKind, EKey, Option<Resource>, bool) {
+        (self.kind, self.key.clone(), self.unless_in.clone(), self.devres)
+    }
+}
+
+pub struct Summaries {
+    pub effs: Vec<Vec<Eff>>,
+    /// Pointer slot (`foo_ops::reset`, `hmem_deferred_fn`) -> functions stored.
+    pub slots: HashMap<(String, Option<u32>), Vec<FnId>>,
+}
+
+impl Summaries {
+    pub fn of(&self, f: FnId) -> &[Eff] {
+        &self.effs[f as usize]
+    }
+}
+
+/// Compute every function's summary.
+pub fn compute(idx: &Index) -> Summaries {
+    let slots = pointer_slots(idx);
+    let mut s = Summaries {
+        effs: vec![Vec::new(); idx.fns.len()],
+        slots,
+    };
+    let graph = call_graph(idx, &s.slots);
+    for scc in tarjan_scc(&graph) {
+        let members: Vec<FnId> = scc.iter().map(|n| graph[*n]).collect();
+        let recursive = members.len() > 1
+            || graph.contains_edge(scc[0], scc[0]);
+        let rounds = if recursive { MAX_ROUNDS } else { 1 };
+        for _ in 0..rounds {
+            let mut changed = false;
+            for &f in &members {
+                changed |= extend_summary(idx, &mut s, f);
+            }
+            if !changed {
+                break;
+            }
+        }
+    }
+    s
+}
+
+/// Append the function's effects not yet in its summary. Append-only, so
+/// every `Via` keeps pointing at the entry it was built from.
+fn extend_summary(idx: &Index, s: &mut Summaries, f: FnId) -> bool {
+    let func = idx.func(f);
+    let mut seen: HashSet<_> = s.effs[f as usize].iter().map(Eff::dedup_key).collect();
+    let mut added = Vec::new();
+    for (si, site) in func.sites.iter().enumerate() {
+        for e in site_effects(idx, s, f, si as u32, site) {
+            if seen.len() >= MAX_EFFECTS {
+                break;
+            }
+            if seen.insert(e.dedup_key()) {
+                added.push(e);
+            }
+        }
+    }
+    let changed = !added.is_empty();
+    s.effs[f as usize].extend(added);
+    changed
+}
+
+/// What happens, transitively, when the function executes this site.
+pub fn site_effects(idx: &Index, s: &Summaries, f: FnId, si: u32, site: &Site) -> Vec<Eff> {
+    let file = idx.file_of(f);
+    let mut out = Vec::new();
+    let direct = |kind, key, unless_in| Eff {
+        kind,
+        key,
+        unless_in,
+        devres: false,
+        via: Via::Site(si),
+    };
+    match &site.kind {
+        SiteKind::Acquire {
+            res, key, is_try, ..
+        } if !is_try => {
+            if let Some(k) = ekey(idx, file, *res, key) {
+                out.push(direct(EffKind::Acquire, k, None));
+            }
+        }
+        SiteKind::Wait { res, key, mode, .. } => {
+            let k = match key {
+                None => Some(EKey::Res(Resource {
+                    kind: *res,
+                    key: String::new(),
+                    file: None,
+                })),
+                Some(p) => ekey(idx, file, *res, p),
+            };
+            if let Some(k) = k {
+                let unless = unless_in(idx, file, site, &k);
+                out.push(direct(EffKind::Wait(*mode), k, unless));
+            }
+        }
+        SiteKind::Queue { key, .. } => {
+            if let Some(k) = ekey(idx, file, ResourceKind::Work, key) {
+                out.push(direct(EffKind::Queue, k, None));
+            }
+        }
+        SiteKind::Indirect {
+            target: Target::Param(i),
+            ..
+        } => out.push(direct(EffKind::CallsParam(*i), param_marker(*i), None)),
+        SiteKind::Call {
+            callee, fn_args, args,
+        } => {
+            for g in idx.resolve_call(file, callee) {
+                through_call(idx, s, f, si, g, fn_args, args, false, &mut out);
+            }
+        }
+        SiteKind::Indirect {
+            target: Target::Path(p),
+            fn_args,
+            args,
+        } => {
+            for g in slot_targets(idx, &s.slots, file, p) {
+                through_call(idx, s, f, si, g, fn_args, args, false, &mut out);
+            }
+        }
+        SiteKind::Devres {
+            action: FnValue::Func(name),
+            ..
+        } => {
+            for g in idx.resolve_call(file, name) {
+                through_call(idx, s, f, si, g, &[], &[], true, &mut out);
+            }
+        }
+        _ => {}
+    }
+    out
+}
+
+fn param_marker(i: u32) -> EKey {
+    EKey::Param {
+        index: i,
+        fields: vec![],
+        ty: String::new(),
+        kind: ResourceKind::Work,
+    }
+}
+
+/// The callee's effects as seen from the call site: parameters substituted
+/// with the caller's arguments, callbacks passed in expanded.
+#[allow(clippy::too_many_arguments)]
+fn through_call(
+    idx: &Index,
+    s: &Summaries,
+    f: FnId,
+    si: u32,
+    g: FnId,
+    fn_args: &[(u32, FnValue)],
+    args: &[(u32, KeyPath)],
+    devres: bool,
+    out: &mut Vec<Eff>,
+) {
+    let file = idx.file_of(f);
+    for (ei, e) in s.of(g).iter().enumerate() {
+        let via = Via::Call {
+            site: si,
+            callee: g,
+            eff: ei as u32,
+        };
+        if let EffKind::CallsParam(p) = e.kind {
+            match fn_args.iter().find(|(i, _)| *i == p).map(|(_, v)| v) {
+                Some(FnValue::Func(h)) => {
+                    for t in idx.resolve_call(file, h) {
+                        for (ti, te) in s.of(t).iter().enumerate() {
+                            if matches!(te.kind, EffKind::CallsParam(_)) {
+                                continue;
+                            }
+                            let Some(key) = substitute(idx, file, &te.key, &[]) else {
+                                continue;
+                            };
+                            out.push(Eff {
+                                kind: te.kind,
+                                key,
+                                unless_in: te.unless_in.clone(),
+                                devres: devres || te.devres || e.devres,
+                                via: Via::Callback {
+                                    site: si,
+                                    callee: g,
+                                    param_eff: ei as u32,
+                                    target: t,
+                                    eff: ti as u32,
+                                },
+                            });
+                        }
+                    }
+                }
+                Some(FnValue::Param(j)) => out.push(Eff {
+                    kind: EffKind::CallsParam(*j),
+                    key: param_marker(*j),
+                    unless_in: None,
+                    devres: devres || e.devres,
+                    via,
+                }),
+                None => {}
+            }
+            continue;
+        }
+        let Some(key) = substitute(idx, file, &e.key, args) else {
+            continue;
+        };
+        out.push(Eff {
+            kind: e.kind,
+            key,
+            unless_in: e.unless_in.clone(),
+            devres: devres || e.devres,
+            via,
+        });
+    }
+}
+
+/// A callee's parameter-rooted key in the caller's terms.
+pub fn substitute(idx: &Index, file: u32, key: &EKey, args: &[(u32, KeyPath)]) -> Option<EKey> {
+    let EKey::Param {
+        index,
+        fields,
+        ty,
+        kind,
+    } = key
+    else {
+        return Some(key.clone());
+    };
+    let path = match args.iter().find(|(i, _)| i == index) {
+        Some((_, p)) => {
+            let mut p = p.clone();
+            p.fields.extend(fields.iter().cloned());
+            p
+        }
+        None => KeyPath {
+            root: Root::Type(ty.clone()),
+            fields: fields.clone(),
+        },
+    };
+    ekey(idx, file, *kind, &path)
+}
+
+/// Resolve a path to a resource, or keep it as a parameter of the function.
+pub fn ekey(idx: &Index, file: u32, kind: ResourceKind, p: &KeyPath) -> Option<EKey> {
+    if let Some(r) = idx.resolve(file, kind, p) {
+        // A parameter whose own type names a class is that class; only
+        // generic ones (`struct work_struct *w`) wait for substitution.
+        return Some(EKey::Res(r));
+    }
+    match &p.root {
+        Root::Param { index, ty } => Some(EKey::Param {
+            index: *index,
+            fields: p.fields.clone(),
+            ty: ty.clone(),
+            kind,
+        }),
+        _ => None,
+    }
+}
+
+/// `if (current_work() != &w) cancel_work_sync(&w)`: the wait never runs in w.
+fn unless_in(idx: &Index, file: u32, site: &Site, k: &EKey) -> Option<Resource> {
+    let EKey::Res(r) = k else { return None };
+    if r.kind != ResourceKind::Work {
+        return None;
+    }
+    site.not_in_work
+        .iter()
+        .filter_map(|p| idx.resolve(file, ResourceKind::Work, p))
+        .find(|w| w == r)
+}
+
+/// Function-pointer slots: file-scope initializers (`.reset = foo_reset`),
+/// assignments of functions, and parameters stored by register helpers
+/// (`hmem_deferred_fn = fn` in `register(fn, data)`: every caller's argument).
+fn pointer_slots(idx: &Index) -> HashMap<(String, Option<u32>), Vec<FnId>> {
+    let mut slots: HashMap<(String, Option<u32>), Vec<FnId>> = HashMap::new();
+    let mut add = |slots: &mut HashMap<_, Vec<FnId>>, key, ids: Vec<FnId>| {
+        let v: &mut Vec<FnId> = slots.entry(key).or_default();
+        for id in ids {
+            if !v.contains(&id) {
+                v.push(id);
+            }
+        }
+    };
+    for (fi, file) in idx.files.iter().enumerate() {
+        let fi = fi as u32;
+        for st in &file.stores {
+            let path = KeyPath {
+                root: Root::Type(st.ty.clone()),
+                fields: st.fields.clone(),
+            };
+            if let Some(k) = idx.slot(fi, &path) {
+                add(&mut slots, k, idx.resolve_call(fi, &st.func));
+            }
+        }
+    }
+    // Stores inside functions; parameter values resolve through callers.
+    let callers = callers_by_name(idx);
+    for f in 0..idx.fns.len() as FnId {
+        let file = idx.file_of(f);
+        for site in &idx.func(f).sites {
+            let SiteKind::Store { target, value } = &site.kind else {
+                continue;
+            };
+            let Some(k) = idx.slot(file, target) else {
+                continue;
+            };
+            let ids = match value {
+                FnValue::Func(name) => idx.resolve_call(file, name),
+                FnValue::Param(i) => param_values(idx, &callers, f, *i, 3),
+            };
+            add(&mut slots, k, ids);
+        }
+    }
+    slots
+}
+
+/// Every function a parameter of `f` may receive, through up to `depth`
+/// levels of callers handing their own parameter on.
+fn param_values(
+    idx: &Index,
+    callers: &HashMap<&str, Vec<(FnId, usize)>>,
+    f: FnId,
+    i: u32,
+    depth: u32,
+) -> Vec<FnId> {
+    let mut out = Vec::new();
+    let name = idx.func(f).name.as_str();
+    for &(caller, si) in callers.get(name).map(Vec::as_slice).unwrap_or(&[]) {
+        let cfile = idx.file_of(caller);
+        let SiteKind::Call { fn_args, .. } = &idx.func(caller).sites[si].kind else {
+            continue;
+        };
+        match fn_args.iter().find(|(j, _)| *j == i).map(|(_, v)| v) {
+            Some(FnValue::Func(h)) => out.extend(idx.resolve_call(cfile, h)),
+            Some(FnValue::Param(j)) if depth > 0 => {
+                out.extend(param_values(idx, callers, caller, *j, depth - 1))
+            }
+            _ => {}
+        }
+    }
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+fn callers_by_name(idx: &Index) -> HashMap<&str, Vec<(FnId, usize)>> {
+    let mut m: HashMap<&str, Vec<(FnId, usize)>> = HashMap::new();
+    for f in 0..idx.fns.len() as FnId {
+        for (si, site) in idx.func(f).sites.iter().enumerate() {
+            if let SiteKind::Call { callee, fn_args, .. } = &site.kind {
+                if !fn_args.is_empty() {
+                    m.entry(callee.as_str()).or_default().push((f, si));
+                }
+            }
+        }
+    }
+    m
+}
+
+pub fn slot_targets(
+    idx: &Index,
+    slots: &HashMap<(String, Option<u32>), Vec<FnId>>,
+    file: u32,
+    p: &KeyPath,
+) -> Vec<FnId> {
+    idx.slot(file, p)
+        .and_then(|k| slots.get(&k).cloned())
+        .unwrap_or_default()
+}
+
+/// The call graph used to order the fixpoint (callees before callers).
+fn call_graph(idx: &Index, slots: &HashMap<(String, Option<u32>), Vec<FnId>>) -> DiGraph<FnId, ()> {
+    let mut g = DiGraph::with_capacity(idx.fns.len(), idx.fns.len() * 4);
+    let nodes: Vec<NodeIndex> = (0..idx.fns.len() as FnId).map(|f| g.add_node(f)).collect();
+    for f in 0..idx.fns.len() as FnId {
+        let file = idx.file_of(f);
+        let mut targets = Vec::new();
+        for site in &idx.func(f).sites {
+            match &site.kind {
+                SiteKind::Call {
+                    callee, fn_args, ..
+                } => {
+                    targets.extend(idx.resolve_call(file, callee));
+                    for (_, v) in fn_args {
+                        if let FnValue::Func(h) = v {
+                            targets.extend(idx.resolve_call(file, h));
+                        }
+                    }
+                }
+                SiteKind::Indirect {
+                    target: Target::Path(p),
+                    ..
+                } => targets.extend(slot_targets(idx, slots, file, p)),
+                SiteKind::Devres {
+                    action: FnValue::Func(h),
+                    ..
+                } => targets.extend(idx.resolve_call(file, h)),
+                _ => {}
+            }
+        }
+        targets.sort_unstable();
+        targets.dedup();
+        for t in targets {
+            g.add_edge(nodes[f as usize], nodes[t as usize], ());
+        }
+    }
+    g
+}

@@ -1,0 +1,15 @@
+//! waitcheck: static detection of circular waits on Linux driver paths.
+//!
+//! The pipeline, one module per stage (see ARCHITECTURE.md):
+//! `source` -> `parse` -> `facts` -> `graph` -> `findings` -> `report`;
+//! `check` runs it end to end, `rules` is the kernel API model it consults.
+
+pub mod check;
+pub mod explain;
+pub mod facts;
+pub mod findings;
+pub mod graph;
+pub mod parse;
+pub mod report;
+pub mod rules;
+pub mod source;

@@ -1,0 +1,37 @@
+//! Stage 2: parse. Bytes in, facts out, one tree-sitter parser per thread.
+//!
+//! In: a file's bytes (already decoded by `source::read`). Out: its
+//! `FileFacts`. The pre-pass runs first (same offsets), the syntax tree is
+//! dropped as soon as facts are extracted, so memory stays per-file.
+
+use std::cell::RefCell;
+
+use anyhow::{anyhow, Result};
+use tree_sitter::Parser;
+
+use crate::facts::{self, model::FileFacts};
+use crate::rules::Rules;
+use crate::source::prepass::prepass;
+
+thread_local! {
+    static PARSER: RefCell<Option<Parser>> = const { RefCell::new(None) };
+}
+
+/// Parse `bytes` (the file at `rel`) and extract its facts.
+pub fn parse_file(rel: &str, bytes: &[u8], rules: &Rules) -> Result<FileFacts> {
+    let pre = prepass(bytes);
+    PARSER.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        if slot.is_none() {
+            let mut p = Parser::new();
+            p.set_language(&tree_sitter_c::LANGUAGE.into())
+                .map_err(|e| anyhow!("loading the C grammar: {e}"))?;
+            *slot = Some(p);
+        }
+        let parser = slot.as_mut().ok_or_else(|| anyhow!("no parser"))?;
+        let tree = parser
+            .parse(&pre, None)
+            .ok_or_else(|| anyhow!("{rel}: tree-sitter gave no tree"))?;
+        Ok(facts::extract(rel, bytes, &pre, &tree, rules))
+    })
+}
