@@ -120,6 +120,10 @@ pub struct AcquireRule {
     pub shared: bool,
     #[serde(default)]
     pub returns_zero_on_success: bool,
+    /// The instance key of an API without an argument (`rtnl_lock()`):
+    /// lock and unlock entries name the same key so they pair up.
+    #[serde(default)]
+    pub key: Option<String>,
     #[serde(default)]
     pub note: Option<String>,
 }
@@ -135,6 +139,10 @@ pub struct ReleaseRule {
     pub resource: ResourceKind,
     #[serde(default)]
     pub arg: Option<usize>,
+    /// The instance key of an API without an argument (`rtnl_lock()`):
+    /// lock and unlock entries name the same key so they pair up.
+    #[serde(default)]
+    pub key: Option<String>,
     #[serde(default)]
     pub note: Option<String>,
 }
@@ -149,6 +157,10 @@ pub struct GuardRule {
     pub is_try: bool,
     #[serde(default)]
     pub shared: bool,
+    /// The instance key of an API without an argument (`rtnl_lock()`):
+    /// lock and unlock entries name the same key so they pair up.
+    #[serde(default)]
+    pub key: Option<String>,
     #[serde(default)]
     pub note: Option<String>,
 }

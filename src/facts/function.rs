@@ -585,7 +585,12 @@ impl<'a> FnWalker<'a> {
         let Some(rule) = self.rules.guard(&class).cloned() else {
             return;
         };
-        let Some(key) = args.first().and_then(|a| self.path(*a)) else {
+        let key = match (args.first(), &rule.key) {
+            (Some(a), _) => self.path(*a),
+            (None, Some(k)) => Some(named(k, Some(k), &[])),
+            (None, None) => None,
+        };
+        let Some(key) = key else {
             return;
         };
         let kind = SiteKind::Acquire {
@@ -612,7 +617,7 @@ impl<'a> FnWalker<'a> {
         match e {
             Effect::Acquire(r) => {
                 let Some(key) = arg_path(self, r.arg) else { return };
-                let key = key.unwrap_or_else(|| named(api, &r.calls));
+                let key = key.unwrap_or_else(|| named(api, r.key.as_deref(), &r.calls));
                 let kind = SiteKind::Acquire {
                     res: r.resource,
                     key,
@@ -627,7 +632,7 @@ impl<'a> FnWalker<'a> {
             }
             Effect::Release(r) => {
                 let Some(key) = arg_path(self, r.arg) else { return };
-                let key = key.unwrap_or_else(|| named(api, &r.calls));
+                let key = key.unwrap_or_else(|| named(api, r.key.as_deref(), &r.calls));
                 self.release(&key);
                 self.push_site(n, SiteKind::Release { res: r.resource, key }, None);
             }
@@ -944,10 +949,10 @@ impl<'a> FnWalker<'a> {
     }
 }
 
-/// The instance key of an argument-less API (`rtnl_lock()`): the first
-/// name of its rule, so lock and unlock agree.
-fn named(api: &str, calls: &[String]) -> KeyPath {
-    let name = calls.first().map(String::as_str).unwrap_or(api);
+/// The instance key of an argument-less API (`rtnl_lock()`): the rule's
+/// `key`, else the first name of its rule.
+fn named(api: &str, key: Option<&str>, calls: &[String]) -> KeyPath {
+    let name = key.or(calls.first().map(String::as_str)).unwrap_or(api);
     KeyPath {
         root: Root::Named(name.to_string()),
         fields: vec![],

@@ -182,3 +182,14 @@ fn garbage_does_not_panic() {
     let deep = format!("int f(void) {{ return {}1{}; }}", "(".repeat(5000), ")".repeat(5000));
     let _ = facts(&deep);
 }
+
+#[test]
+fn argument_less_global_locks_pair_by_rule_key() {
+    let f = facts(
+        "void g(void)\n{\n\trtnl_lock();\n\tflush_work(&a_work);\n\trtnl_unlock();\n\tcancel_work_sync(&a_work);\n\tguard(rtnl)();\n\tflush_work(&b_work);\n}\n",
+    );
+    let g = func(&f, "g");
+    assert_eq!(site(g, "flush_work(&a_work)").held.len(), 1);
+    assert!(site(g, "cancel_work_sync").held.is_empty());
+    assert_eq!(held_texts(g, site(g, "flush_work(&b_work)")), ["guard(rtnl)()"]);
+}

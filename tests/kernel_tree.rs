@@ -1,0 +1,194 @@
+//! End-to-end tests over Debian's real Linux trees.
+//!
+//! `ci/test.sh` installs `linux-source-6.12` (and 6.1), extracts them and
+//! points `WAITCHECK_LINUX_6_12` / `WAITCHECK_LINUX_6_1` at them. Without the
+//! variables these tests print why they did nothing; under `CI=true` a
+//! missing tree is a failure, so CI can never pass them vacuously.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+
+fn tree(var: &str) -> Option<PathBuf> {
+    match std::env::var_os(var) {
+        Some(p) if Path::new(&p).join("drivers").is_dir() => Some(PathBuf::from(p)),
+        _ if std::env::var_os("CI").is_some() => {
+            panic!("{var} must point at an extracted kernel tree under CI (run ci/test.sh)")
+        }
+        _ => {
+            eprintln!("note: {var} not set; run ci/test.sh for the kernel-tree tests");
+            None
+        }
+    }
+}
+
+fn waitcheck(args: &[&str], dir: &Path) -> (i32, Value) {
+    let out = Command::new(env!("CARGO_BIN_EXE_waitcheck"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("runs waitcheck");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let json = serde_json::from_str(&stdout).unwrap_or_else(|e| {
+        panic!(
+            "not JSON ({e}):\n{stdout}\nstderr:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    (out.status.code().unwrap_or(-1), json)
+}
+
+fn findings(v: &Value) -> &Vec<Value> {
+    v["findings"].as_array().expect("findings array")
+}
+
+/// `path:line` of every chain step, and the chain's functions.
+fn chain(f: &Value) -> (Vec<String>, Vec<String>) {
+    let steps = f["chain"].as_array().expect("chain");
+    let at = steps
+        .iter()
+        .map(|s| format!("{}:{}", s["path"].as_str().unwrap_or(""), s["line"]))
+        .collect();
+    let fns = steps
+        .iter()
+        .map(|s| s["function"].as_str().unwrap_or("").to_string())
+        .collect();
+    (at, fns)
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for e in std::fs::read_dir(from).expect("readdir") {
+        let e = e.expect("entry");
+        let dst = to.join(e.file_name());
+        if e.path().is_dir() {
+            copy_dir(&e.path(), &dst);
+        } else {
+            std::fs::copy(e.path(), &dst).expect("copy");
+        }
+    }
+}
+
+/// A scratch copy of `drivers/dax` of the tree with the given seed patches applied.
+fn patched_dax(tree: &Path, patches: &[&str]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    copy_dir(&tree.join("drivers/dax"), &dir.path().join("drivers/dax"));
+    let shared = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/seed/patches");
+    for p in patches {
+        let patch = std::fs::read_dir(&shared)
+            .expect("../shared/seed/patches")
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .find(|f| f.file_name().is_some_and(|n| n.to_string_lossy().starts_with(p)))
+            .unwrap_or_else(|| panic!("no seed patch {p}"));
+        let st = Command::new("git")
+            .arg("apply")
+            .arg(&patch)
+            .current_dir(dir.path())
+            .status()
+            .expect("git apply");
+        assert!(st.success(), "git apply {}", patch.display());
+    }
+    dir
+}
+
+#[test]
+fn seed_patches_report_the_reviewed_cycle() {
+    let Some(t) = tree("WAITCHECK_LINUX_6_12") else { return };
+    let dir = patched_dax(&t, &["0001", "0002"]);
+    let (code, v) = waitcheck(&["check", "--format", "json", "."], dir.path());
+    assert_eq!(code, 1, "{v:#}");
+    let fs = findings(&v);
+    assert_eq!(fs.len(), 1, "{v:#}");
+    let f = &fs[0];
+    assert_eq!(f["type"], "PROBE_FLUSH_WAITS_FOR_PROBE");
+    assert_eq!(f["location"]["path"], "drivers/dax/bus.c");
+    assert_eq!(f["location"]["line"], 84);
+    assert_eq!(f["cycle"], serde_json::json!(["probe", "work:dax_hmem_work", "probe"]));
+    let (at, _) = chain(f);
+    // The lines the seed's README lists for the patched tree, in chain order.
+    let want = [
+        "drivers/dax/hmem/hmem.c:189", // probe
+        "drivers/dax/hmem/hmem.c:197", // devm_add_action_or_reset
+        "drivers/dax/hmem/hmem.c:201", // walk_hmem_resources
+        "drivers/dax/hmem/hmem.c:77",  // dax_hmem_queue_work()
+        "drivers/dax/bus.c:78",        // queue_work
+        "drivers/dax/hmem/hmem.c:181", // kill_defer_work
+        "drivers/dax/bus.c:84",        // flush_work
+        "drivers/dax/bus.c:48",        // DECLARE_WORK
+        "drivers/dax/bus.c:34",        // handler
+        "drivers/dax/hmem/hmem.c:193", // register
+        "drivers/dax/bus.c:45",        // fn(data)
+        "drivers/dax/hmem/hmem.c:159", // process_defer_work
+        "drivers/dax/hmem/hmem.c:165", // wait_for_device_probe
+    ];
+    let mut pos = 0;
+    for w in want {
+        match at[pos..].iter().position(|a| a == w) {
+            Some(i) => pos += i + 1,
+            None => panic!("{w} missing or out of order in {at:#?}"),
+        }
+    }
+    assert!(f["condition"].as_str().unwrap_or("").contains("fails after dax_hmem_work was queued"));
+}
+
+#[test]
+fn merged_fix_v8_has_no_finding() {
+    let Some(t) = tree("WAITCHECK_LINUX_6_12") else { return };
+    let dir = patched_dax(&t, &["fixed-v8"]);
+    let (code, v) = waitcheck(&["check", "--format", "json", "."], dir.path());
+    assert_eq!(findings(&v).len(), 0, "{v:#}");
+    assert_eq!(code, 0);
+}
+
+#[test]
+fn unpatched_dax_is_clean() {
+    let Some(t) = tree("WAITCHECK_LINUX_6_12") else { return };
+    let (code, v) = waitcheck(&["check", "--format", "json", "drivers/dax"], &t);
+    assert_eq!((code, findings(&v).len()), (0, 0), "{v:#}");
+}
+
+#[test]
+fn alx_stop_cancels_works_under_the_mutex_their_handlers_take() {
+    for var in ["WAITCHECK_LINUX_6_12", "WAITCHECK_LINUX_6_1"] {
+        let Some(t) = tree(var) else { continue };
+        let (code, v) = waitcheck(
+            &["check", "--format", "json", "drivers/net/ethernet/atheros/alx"],
+            &t,
+        );
+        assert_eq!(code, 1, "{v:#}");
+        let fs = findings(&v);
+        let works: Vec<&str> = fs
+            .iter()
+            .filter(|f| f["type"] == "WORK_WAIT_UNDER_LOCK")
+            .filter(|f| f["location"]["function"] == "__alx_stop")
+            .filter_map(|f| f["cycle"][1].as_str())
+            .collect();
+        assert_eq!(
+            works,
+            ["work:alx_priv::link_check_wk", "work:alx_priv::reset_wk"],
+            "{var}: {v:#}"
+        );
+        for f in fs {
+            let (_, fns) = chain(f);
+            assert!(fns.contains(&"alx_stop".to_string()), "{fns:?}");
+        }
+    }
+}
+
+#[test]
+fn mlx5_cache_cleanup_is_reported_in_6_1_only() {
+    let expect = [("WAITCHECK_LINUX_6_1", 1usize), ("WAITCHECK_LINUX_6_12", 0)];
+    for (var, n) in expect {
+        let Some(t) = tree(var) else { continue };
+        let (_, v) = waitcheck(
+            &["check", "--format", "json", "drivers/infiniband/hw/mlx5"],
+            &t,
+        );
+        let hits = findings(&v)
+            .iter()
+            .filter(|f| f["location"]["function"] == "mlx5_mkey_cache_cleanup")
+            .count();
+        assert_eq!(hits, n, "{var}: {v:#}");
+    }
+}
