@@ -100,10 +100,13 @@ fn classify(c: &[Resource]) -> &'static str {
         if has(ResourceKind::Probe) && has(ResourceKind::DeviceLock) {
             return "DEVICE_LOCK_WAITS_FOR_PROBE";
         }
-        if only(ResourceKind::Lock, ResourceKind::Work) && has(ResourceKind::Lock) {
+        if only(ResourceKind::Lock, ResourceKind::Work) && has(ResourceKind::Lock) && has(ResourceKind::Work) {
             return "WORK_WAIT_UNDER_LOCK";
         }
-        if only(ResourceKind::DeviceLock, ResourceKind::Work) && has(ResourceKind::DeviceLock) {
+        if only(ResourceKind::DeviceLock, ResourceKind::Work)
+            && has(ResourceKind::DeviceLock)
+            && has(ResourceKind::Work)
+        {
             return "WORK_WAIT_UNDER_DEVICE_LOCK";
         }
     }
