@@ -156,7 +156,8 @@ impl Index {
             .iter()
             .copied()
             .filter(|id| {
-                !self.func(*id).is_static || self.files[self.file_of(*id) as usize].path.ends_with(".h")
+                !self.func(*id).is_static
+                    || self.files[self.file_of(*id) as usize].path.ends_with(".h")
             })
             .collect()
     }
@@ -324,24 +325,47 @@ mod tests {
     #[test]
     fn nested_field_resolves_to_inner_struct_class() {
         let idx = index();
-        let a = idx.resolve(0, ResourceKind::Lock, &kp(Root::Type("mlx_dev".into()), &["cache", "rb_lock"]));
-        let b = idx.resolve(0, ResourceKind::Lock, &kp(Root::Type("mlx_cache".into()), &["rb_lock"]));
+        let a = idx.resolve(
+            0,
+            ResourceKind::Lock,
+            &kp(Root::Type("mlx_dev".into()), &["cache", "rb_lock"]),
+        );
+        let b = idx.resolve(
+            0,
+            ResourceKind::Lock,
+            &kp(Root::Type("mlx_cache".into()), &["rb_lock"]),
+        );
         assert_eq!(a, b);
-        assert_eq!(a.map(|r| r.name()), Some("lock:mlx_cache::rb_lock".to_string()));
+        assert_eq!(
+            a.map(|r| r.name()),
+            Some("lock:mlx_cache::rb_lock".to_string())
+        );
     }
 
     #[test]
     fn typedef_is_followed() {
         let idx = index();
-        let a = idx.resolve(0, ResourceKind::Lock, &kp(Root::Type("mlx_dev_t".into()), &["cache", "rb_lock"]));
+        let a = idx.resolve(
+            0,
+            ResourceKind::Lock,
+            &kp(Root::Type("mlx_dev_t".into()), &["cache", "rb_lock"]),
+        );
         assert_eq!(a.map(|r| r.key), Some("mlx_cache::rb_lock".to_string()));
     }
 
     #[test]
     fn delayed_work_member_is_the_same_item() {
         let idx = index();
-        let a = idx.resolve(0, ResourceKind::Work, &kp(Root::Type("ent".into()), &["dwork"]));
-        let b = idx.resolve(0, ResourceKind::Work, &kp(Root::Type("ent".into()), &["dwork", "work"]));
+        let a = idx.resolve(
+            0,
+            ResourceKind::Work,
+            &kp(Root::Type("ent".into()), &["dwork"]),
+        );
+        let b = idx.resolve(
+            0,
+            ResourceKind::Work,
+            &kp(Root::Type("ent".into()), &["dwork", "work"]),
+        );
         assert_eq!(a, b);
         assert_eq!(a.map(|r| r.key), Some("ent::dwork".to_string()));
     }
@@ -349,7 +373,13 @@ mod tests {
     #[test]
     fn generic_type_alone_is_no_class() {
         let idx = index();
-        let p = kp(Root::Param { index: 0, ty: "mutex".into() }, &[]);
+        let p = kp(
+            Root::Param {
+                index: 0,
+                ty: "mutex".into(),
+            },
+            &[],
+        );
         assert_eq!(idx.resolve(0, ResourceKind::Lock, &p), None);
     }
 
@@ -364,7 +394,11 @@ mod tests {
     #[test]
     fn unknown_struct_keeps_the_written_path() {
         let idx = index();
-        let r = idx.resolve(0, ResourceKind::Lock, &kp(Root::Type("other".into()), &["a", "lock"]));
+        let r = idx.resolve(
+            0,
+            ResourceKind::Lock,
+            &kp(Root::Type("other".into()), &["a", "lock"]),
+        );
         assert_eq!(r.map(|r| r.key), Some("other::a.lock".to_string()));
     }
 }

@@ -85,8 +85,9 @@ pub struct WaitGraph {
 impl WaitGraph {
     pub fn build(files: Vec<FileFacts>, rules: &Rules) -> WaitGraph {
         let idx = Index::new(files);
-        let sums = summary::compute(&idx);
         let contexts = contexts(&idx, rules);
+        let entries: Vec<FnId> = contexts.iter().map(|c| c.entry).collect();
+        let sums = summary::compute(&idx, &entries);
         let mut g = WaitGraph {
             idx,
             sums,
@@ -142,7 +143,12 @@ impl WaitGraph {
         while n < 64 {
             match cur.1 {
                 Via::Site(_) => break,
-                Via::Call { callee, eff, .. } | Via::Callback { target: callee, eff, .. } => {
+                Via::Call { callee, eff, .. }
+                | Via::Callback {
+                    target: callee,
+                    eff,
+                    ..
+                } => {
                     let Some(e) = self.sums.of(callee).get(eff as usize) else {
                         break;
                     };
@@ -162,7 +168,11 @@ impl WaitGraph {
             let ctx = self.contexts[ci].clone();
             let file = self.idx.file_of(ctx.entry);
             if ctx.kind == CtxKind::Probe {
-                if let Some(dl) = ctx.holds.iter().find(|r| r.kind == ResourceKind::DeviceLock) {
+                if let Some(dl) = ctx
+                    .holds
+                    .iter()
+                    .find(|r| r.kind == ResourceKind::DeviceLock)
+                {
                     let w = Witness {
                         hold: Hold::DriverCore(ci),
                         at: ctx.entry,
@@ -180,7 +190,15 @@ impl WaitGraph {
                 let target = match (&e.key, &ctx.work_path) {
                     (EKey::Res(r), _) => Some(r.clone()),
                     // The handler's parameter is its own work item.
-                    (EKey::Param { index: 0, fields, kind, .. }, Some(wp)) => {
+                    (
+                        EKey::Param {
+                            index: 0,
+                            fields,
+                            kind,
+                            ..
+                        },
+                        Some(wp),
+                    ) => {
                         let mut p = wp.clone();
                         p.fields.extend(fields.iter().cloned());
                         self.idx.resolve(ctx.origin_file, *kind, &p)
@@ -373,32 +391,45 @@ fn cycles(edges: &BTreeMap<(Resource, Resource), Witness>) -> Vec<Vec<Resource>>
         }
         g.add_edge(ids[a], ids[b], ());
     }
+    // Which component each node is in; only components with a cycle matter.
+    let mut comp = vec![usize::MAX; g.node_count()];
+    let sccs = tarjan_scc(&g);
+    for (ci, scc) in sccs.iter().enumerate() {
+        let cyclic = scc.len() > 1 || g.contains_edge(scc[0], scc[0]);
+        if cyclic {
+            for n in scc {
+                comp[n.index()] = ci;
+            }
+        }
+    }
     let mut found: Vec<Vec<Resource>> = Vec::new();
     let mut seen = BTreeSet::new();
-    for scc in tarjan_scc(&g) {
-        let members: BTreeSet<NodeIndex> = scc.iter().copied().collect();
-        let mut n = 0;
-        for (a, b) in edges.keys() {
-            let (ia, ib) = (ids[a], ids[b]);
-            if !members.contains(&ia) || !members.contains(&ib) || n >= MAX_CYCLES_PER_SCC {
-                continue;
-            }
-            let Some(path) = shortest_path(&g, &members, ib, ia) else {
-                continue;
-            };
-            // path runs b .. a; the cycle is a, b, .., (back to a)
-            let mut cyc: Vec<Resource> = vec![a.clone()];
-            if ia != ib {
-                cyc.extend(path[..path.len() - 1].iter().map(|i| g[*i].clone()));
-            }
-            if cyc.len() > MAX_CYCLE {
-                continue;
-            }
-            let canon = canonical(&cyc);
-            if seen.insert(canon.clone()) {
-                found.push(canon);
-                n += 1;
-            }
+    let mut per_comp: HashMap<usize, usize> = HashMap::new();
+    for (a, b) in edges.keys() {
+        let (ia, ib) = (ids[a], ids[b]);
+        let c = comp[ia.index()];
+        if c == usize::MAX || comp[ib.index()] != c {
+            continue;
+        }
+        let n = per_comp.entry(c).or_default();
+        if *n >= MAX_CYCLES_PER_SCC {
+            continue;
+        }
+        let Some(path) = shortest_path(&g, &comp, c, ib, ia) else {
+            continue;
+        };
+        // path runs b .. a; the cycle is a, b, .., (back to a)
+        let mut cyc: Vec<Resource> = vec![a.clone()];
+        if ia != ib {
+            cyc.extend(path[..path.len() - 1].iter().map(|i| g[*i].clone()));
+        }
+        if cyc.len() > MAX_CYCLE {
+            continue;
+        }
+        let canon = canonical(&cyc);
+        if seen.insert(canon.clone()) {
+            found.push(canon);
+            *n += 1;
         }
     }
     // Drop a cycle whose resources strictly include another cycle's.
@@ -418,14 +449,16 @@ fn cycles(edges: &BTreeMap<(Resource, Resource), Witness>) -> Vec<Vec<Resource>>
 
 fn shortest_path(
     g: &DiGraph<Resource, ()>,
-    members: &BTreeSet<NodeIndex>,
+    comp: &[usize],
+    c: usize,
     from: NodeIndex,
     to: NodeIndex,
 ) -> Option<Vec<NodeIndex>> {
+    // Breadth-first, at most MAX_CYCLE levels: longer cycles are not reported.
     let mut prev: HashMap<NodeIndex, NodeIndex> = HashMap::new();
-    let mut q = VecDeque::from([from]);
+    let mut q = VecDeque::from([(from, 0usize)]);
     let mut visited = BTreeSet::from([from]);
-    while let Some(n) = q.pop_front() {
+    while let Some((n, depth)) = q.pop_front() {
         if n == to {
             let mut path = vec![to];
             let mut cur = to;
@@ -436,12 +469,15 @@ fn shortest_path(
             path.reverse();
             return Some(path);
         }
-        let mut next: Vec<NodeIndex> = g.neighbors(n).filter(|m| members.contains(m)).collect();
+        if depth >= MAX_CYCLE {
+            continue;
+        }
+        let mut next: Vec<NodeIndex> = g.neighbors(n).filter(|m| comp[m.index()] == c).collect();
         next.sort();
         for m in next {
             if visited.insert(m) {
                 prev.insert(m, n);
-                q.push_back(m);
+                q.push_back((m, depth + 1));
             }
         }
     }
@@ -453,5 +489,9 @@ fn canonical(c: &[Resource]) -> Vec<Resource> {
     let Some(start) = (0..c.len()).min_by(|&i, &j| c[i].cmp(&c[j])) else {
         return Vec::new();
     };
-    c[start..].iter().chain(c[..start].iter()).cloned().collect()
+    c[start..]
+        .iter()
+        .chain(c[..start].iter())
+        .cloned()
+        .collect()
 }

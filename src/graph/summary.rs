@@ -15,9 +15,13 @@ use crate::rules::{ResourceKind, WaitMode};
 /// Summaries are capped per function: a function reaching more distinct
 /// waits than this is summarised by the first ones found (keeps memory and
 /// time bounded on kernel-wide call graphs).
-const MAX_EFFECTS: usize = 400;
+const MAX_EFFECTS: usize = 96;
 /// Fixpoint rounds inside one strongly connected component.
 const MAX_ROUNDS: usize = 24;
+/// An indirect call whose slot holds more functions than this (a generic
+/// ops table: `file_operations::release`) is resolved only to the targets
+/// in the caller's own directory: the driver's own implementation.
+const MAX_FANOUT: usize = 16;
 
 /// The resource an effect is on: resolved, or still a parameter of the
 /// function (a wrapper: `foo_flush(struct work_struct *w)`).
@@ -77,12 +81,22 @@ pub struct Eff {
 
 impl Eff {
     fn dedup_key(&self) -> (EffKind, EKey, Option<Resource>, bool) {
-        (self.kind, self.key.clone(), self.unless_in.clone(), self.devres)
+        (
+            self.kind,
+            self.key.clone(),
+            self.unless_in.clone(),
+            self.devres,
+        )
     }
 }
 
 pub struct Summaries {
     pub effs: Vec<Vec<Eff>>,
+    /// Functions reachable from an entry context: only their summaries keep
+    /// lock acquisitions (elsewhere a lock taken under another lock is a
+    /// lock-order question, lockdep's domain), which bounds summary size on
+    /// whole trees.
+    pub in_context: Vec<bool>,
     /// Pointer slot (`foo_ops::reset`, `hmem_deferred_fn`) -> functions stored.
     pub slots: HashMap<(String, Option<u32>), Vec<FnId>>,
 }
@@ -93,18 +107,19 @@ impl Summaries {
     }
 }
 
-/// Compute every function's summary.
-pub fn compute(idx: &Index) -> Summaries {
+/// Compute every function's summary; `entries` are the context entry
+/// functions (probe, remove, handlers).
+pub fn compute(idx: &Index, entries: &[FnId]) -> Summaries {
     let slots = pointer_slots(idx);
+    let graph = call_graph(idx, &slots);
     let mut s = Summaries {
         effs: vec![Vec::new(); idx.fns.len()],
+        in_context: reachable(&graph, entries),
         slots,
     };
-    let graph = call_graph(idx, &s.slots);
     for scc in tarjan_scc(&graph) {
         let members: Vec<FnId> = scc.iter().map(|n| graph[*n]).collect();
-        let recursive = members.len() > 1
-            || graph.contains_edge(scc[0], scc[0]);
+        let recursive = members.len() > 1 || graph.contains_edge(scc[0], scc[0]);
         let rounds = if recursive { MAX_ROUNDS } else { 1 };
         for _ in 0..rounds {
             let mut changed = false;
@@ -125,8 +140,15 @@ fn extend_summary(idx: &Index, s: &mut Summaries, f: FnId) -> bool {
     let func = idx.func(f);
     let mut seen: HashSet<_> = s.effs[f as usize].iter().map(Eff::dedup_key).collect();
     let mut added = Vec::new();
+    let keep_acquires = s.in_context[f as usize];
     for (si, site) in func.sites.iter().enumerate() {
         for e in site_effects(idx, s, f, si as u32, site) {
+            if !keep_acquires && matches!(e.kind, EffKind::Acquire | EffKind::Queue) {
+                continue;
+            }
+            if !has_holder_model(&e.key) {
+                continue;
+            }
             if seen.len() >= MAX_EFFECTS {
                 break;
             }
@@ -138,6 +160,17 @@ fn extend_summary(idx: &Index, s: &mut Summaries, f: FnId) -> bool {
     let changed = !added.is_empty();
     s.effs[f as usize].extend(added);
     changed
+}
+
+/// Waits on resources whose holder the model cannot name yet (a completion
+/// without its `complete()` site, a kthread without its function) can never
+/// close a cycle; not carrying them keeps whole-tree summaries small.
+fn has_holder_model(k: &EKey) -> bool {
+    let kind = match k {
+        EKey::Res(r) => r.kind,
+        EKey::Param { kind, .. } => *kind,
+    };
+    !matches!(kind, ResourceKind::Completion | ResourceKind::Kthread)
 }
 
 /// What happens, transitively, when the function executes this site.
@@ -183,7 +216,9 @@ pub fn site_effects(idx: &Index, s: &Summaries, f: FnId, si: u32, site: &Site) -
             ..
         } => out.push(direct(EffKind::CallsParam(*i), param_marker(*i), None)),
         SiteKind::Call {
-            callee, fn_args, args,
+            callee,
+            fn_args,
+            args,
         } => {
             for g in idx.resolve_call(file, callee) {
                 through_call(idx, s, f, si, g, fn_args, args, false, &mut out);
@@ -352,7 +387,7 @@ fn unless_in(idx: &Index, file: u32, site: &Site, k: &EKey) -> Option<Resource> 
 /// (`hmem_deferred_fn = fn` in `register(fn, data)`: every caller's argument).
 fn pointer_slots(idx: &Index) -> HashMap<(String, Option<u32>), Vec<FnId>> {
     let mut slots: HashMap<(String, Option<u32>), Vec<FnId>> = HashMap::new();
-    let mut add = |slots: &mut HashMap<_, Vec<FnId>>, key, ids: Vec<FnId>| {
+    let add = |slots: &mut HashMap<_, Vec<FnId>>, key, ids: Vec<FnId>| {
         let v: &mut Vec<FnId> = slots.entry(key).or_default();
         for id in ids {
             if !v.contains(&id) {
@@ -426,7 +461,10 @@ fn callers_by_name(idx: &Index) -> HashMap<&str, Vec<(FnId, usize)>> {
     let mut m: HashMap<&str, Vec<(FnId, usize)>> = HashMap::new();
     for f in 0..idx.fns.len() as FnId {
         for (si, site) in idx.func(f).sites.iter().enumerate() {
-            if let SiteKind::Call { callee, fn_args, .. } = &site.kind {
+            if let SiteKind::Call {
+                callee, fn_args, ..
+            } = &site.kind
+            {
                 if !fn_args.is_empty() {
                     m.entry(callee.as_str()).or_default().push((f, si));
                 }
@@ -442,9 +480,38 @@ pub fn slot_targets(
     file: u32,
     p: &KeyPath,
 ) -> Vec<FnId> {
-    idx.slot(file, p)
-        .and_then(|k| slots.get(&k).cloned())
-        .unwrap_or_default()
+    let Some(all) = idx.slot(file, p).and_then(|k| slots.get(&k)) else {
+        return Vec::new();
+    };
+    if all.len() <= MAX_FANOUT {
+        return all.clone();
+    }
+    let dir = parent_dir(&idx.files[file as usize].path);
+    all.iter()
+        .copied()
+        .filter(|t| parent_dir(idx.path_of(*t)) == dir)
+        .take(MAX_FANOUT)
+        .collect()
+}
+
+fn parent_dir(path: &str) -> &str {
+    path.rsplit_once('/').map_or("", |(d, _)| d)
+}
+
+/// Which functions are reachable from the entry functions.
+fn reachable(g: &DiGraph<FnId, ()>, entries: &[FnId]) -> Vec<bool> {
+    let mut seen = vec![false; g.node_count()];
+    let mut stack: Vec<NodeIndex> = entries
+        .iter()
+        .map(|e| NodeIndex::new(*e as usize))
+        .collect();
+    while let Some(n) = stack.pop() {
+        if std::mem::replace(&mut seen[n.index()], true) {
+            continue;
+        }
+        stack.extend(g.neighbors(n));
+    }
+    seen
 }
 
 /// The call graph used to order the fixpoint (callees before callers).
