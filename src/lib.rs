@@ -10,6 +10,7 @@ pub mod facts;
 pub mod findings;
 pub mod graph;
 pub mod parse;
+pub mod patch;
 pub mod report;
 pub mod rules;
 pub mod source;

@@ -23,7 +23,7 @@ use summary::{EKey, Eff, EffKind, Summaries, Via};
 /// enumeration grows quickly on kernel-wide graphs.
 const MAX_CYCLE: usize = 4;
 /// Cycles enumerated per strongly connected component.
-const MAX_CYCLES_PER_SCC: usize = 64;
+const MAX_CYCLES_PER_SCC: usize = 4096;
 
 /// Who calls an entry function, and what it holds while doing so.
 #[derive(Clone, Debug, PartialEq, Eq)]

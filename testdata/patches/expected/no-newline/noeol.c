@@ -1,0 +1,4 @@
+int toy_noeol(void)
+{
+	return 42;
+}

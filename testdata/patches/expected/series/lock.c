@@ -1,0 +1,32 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Toy driver used by waitcheck's patch tests. */
+#include <linux/mutex.h>
+#include <linux/workqueue.h>
+
+void toy_stop(void);
+void toy_kick(void);
+
+DEFINE_MUTEX(toy_lock);
+static int toy_count;
+
+static void toy_reset(void)
+{
+	toy_count = 0;
+}
+
+int toy_probe(void)
+{
+	mutex_lock(&toy_lock);
+	toy_count++;
+	toy_kick();
+	mutex_unlock(&toy_lock);
+	return 0;
+}
+
+void toy_remove(void)
+{
+	mutex_lock(&toy_lock);
+	toy_reset();
+	toy_stop();
+	mutex_unlock(&toy_lock);
+}

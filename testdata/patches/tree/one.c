@@ -1,0 +1,1 @@
+int toy_one = 1;
