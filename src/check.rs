@@ -87,16 +87,22 @@ pub fn run(opts: &Options, rules: &Rules) -> Result<Outcome> {
     })
 }
 
-fn analyse_file(root: &Path, path: &Path, walk: &WalkOptions, rules: &Rules) -> Result<FileFacts, SkippedFile> {
+fn analyse_file(
+    root: &Path,
+    path: &Path,
+    walk: &WalkOptions,
+    rules: &Rules,
+) -> Result<FileFacts, SkippedFile> {
     let rel = source::relative_path(root, path);
     let loaded = source::read(path, walk).map_err(|reason| SkippedFile {
         path: rel.clone(),
         reason: reason.to_string(),
     })?;
-    let mut facts = crate::parse::parse_file(&rel, &loaded.bytes, rules).map_err(|e| SkippedFile {
-        path: rel.clone(),
-        reason: format!("{e:#}"),
-    })?;
+    let mut facts =
+        crate::parse::parse_file(&rel, &loaded.bytes, rules).map_err(|e| SkippedFile {
+            path: rel.clone(),
+            reason: format!("{e:#}"),
+        })?;
     facts.lossy = loaded.lossy;
     Ok(facts)
 }
@@ -106,7 +112,8 @@ fn analyse_file(root: &Path, path: &Path, walk: &WalkOptions, rules: &Rules) -> 
 pub fn root_of(paths: &[PathBuf]) -> Result<PathBuf> {
     let mut abs = Vec::new();
     for p in paths {
-        let a = std::fs::canonicalize(p).with_context(|| format!("{}: cannot open", p.display()))?;
+        let a =
+            std::fs::canonicalize(p).with_context(|| format!("{}: cannot open", p.display()))?;
         abs.push(a);
     }
     let Some(first) = abs.first() else {

@@ -16,8 +16,14 @@ use serde::Deserialize;
 /// The rules shipped with waitcheck, embedded at build time.
 const EMBEDDED: &[(&str, &str)] = &[
     ("rules/locks.toml", include_str!("../rules/locks.toml")),
-    ("rules/workqueue.toml", include_str!("../rules/workqueue.toml")),
-    ("rules/driver-core.toml", include_str!("../rules/driver-core.toml")),
+    (
+        "rules/workqueue.toml",
+        include_str!("../rules/workqueue.toml"),
+    ),
+    (
+        "rules/driver-core.toml",
+        include_str!("../rules/driver-core.toml"),
+    ),
     ("rules/drivers.toml", include_str!("../rules/drivers.toml")),
 ];
 
@@ -267,7 +273,9 @@ pub struct DriverRule {
 }
 
 /// In which context the driver core calls a driver struct field.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum EntryKind {
     Probe,
@@ -355,10 +363,20 @@ impl Rules {
             Ok(())
         };
         for r in f.acquire {
-            add("acquire", r.call.clone(), r.calls.clone(), Effect::Acquire(r))?;
+            add(
+                "acquire",
+                r.call.clone(),
+                r.calls.clone(),
+                Effect::Acquire(r),
+            )?;
         }
         for r in f.release {
-            add("release", r.call.clone(), r.calls.clone(), Effect::Release(r))?;
+            add(
+                "release",
+                r.call.clone(),
+                r.calls.clone(),
+                Effect::Release(r),
+            )?;
         }
         for r in f.wait {
             add("wait", r.call.clone(), r.calls.clone(), Effect::Wait(r))?;
@@ -373,7 +391,12 @@ impl Rules {
             add("devres", r.call.clone(), r.calls.clone(), Effect::Devres(r))?;
         }
         for r in f.current_work {
-            add("current_work", r.call.clone(), r.calls.clone(), Effect::CurrentWork)?;
+            add(
+                "current_work",
+                r.call.clone(),
+                r.calls.clone(),
+                Effect::CurrentWork,
+            )?;
         }
         for g in f.guard {
             *self.counts.entry("guard").or_default() += g.classes.len();
@@ -452,7 +475,13 @@ impl Rules {
         guards.sort();
         for g in guards {
             let r = &self.guards[g];
-            let _ = writeln!(s, "guard({g}){:<w$} holds {}", "", r.resource.prefix(), w = 33usize.saturating_sub(g.len()));
+            let _ = writeln!(
+                s,
+                "guard({g}){:<w$} holds {}",
+                "",
+                r.resource.prefix(),
+                w = 33usize.saturating_sub(g.len())
+            );
         }
         let mut drivers: Vec<&String> = self.drivers.keys().collect();
         drivers.sort();
@@ -549,7 +578,9 @@ mod tests {
     #[test]
     fn entry_without_calls_is_rejected() {
         let mut r = Rules::default();
-        let err = r.add_file("e.toml", "[[release]]\nresource = \"lock\"\n").unwrap_err();
+        let err = r
+            .add_file("e.toml", "[[release]]\nresource = \"lock\"\n")
+            .unwrap_err();
         assert!(err.to_string().contains("lists no `calls`"));
     }
 }

@@ -79,7 +79,10 @@ fn patched_dax(tree: &Path, patches: &[&str]) -> tempfile::TempDir {
         let patch = std::fs::read_dir(&shared)
             .expect("../shared/seed/patches")
             .filter_map(|e| e.ok().map(|e| e.path()))
-            .find(|f| f.file_name().is_some_and(|n| n.to_string_lossy().starts_with(p)))
+            .find(|f| {
+                f.file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with(p))
+            })
             .unwrap_or_else(|| panic!("no seed patch {p}"));
         let st = Command::new("git")
             .arg("apply")
@@ -94,7 +97,9 @@ fn patched_dax(tree: &Path, patches: &[&str]) -> tempfile::TempDir {
 
 #[test]
 fn seed_patches_report_the_reviewed_cycle() {
-    let Some(t) = tree("WAITCHECK_LINUX_6_12") else { return };
+    let Some(t) = tree("WAITCHECK_LINUX_6_12") else {
+        return;
+    };
     let dir = patched_dax(&t, &["0001", "0002"]);
     let (code, v) = waitcheck(&["check", "--format", "json", "."], dir.path());
     assert_eq!(code, 1, "{v:#}");
@@ -104,7 +109,10 @@ fn seed_patches_report_the_reviewed_cycle() {
     assert_eq!(f["type"], "PROBE_FLUSH_WAITS_FOR_PROBE");
     assert_eq!(f["location"]["path"], "drivers/dax/bus.c");
     assert_eq!(f["location"]["line"], 84);
-    assert_eq!(f["cycle"], serde_json::json!(["probe", "work:dax_hmem_work", "probe"]));
+    assert_eq!(
+        f["cycle"],
+        serde_json::json!(["probe", "work:dax_hmem_work", "probe"])
+    );
     let (at, _) = chain(f);
     // The lines the seed's README lists for the patched tree, in chain order.
     let want = [
@@ -129,12 +137,17 @@ fn seed_patches_report_the_reviewed_cycle() {
             None => panic!("{w} missing or out of order in {at:#?}"),
         }
     }
-    assert!(f["condition"].as_str().unwrap_or("").contains("fails after dax_hmem_work was queued"));
+    assert!(f["condition"]
+        .as_str()
+        .unwrap_or("")
+        .contains("fails after dax_hmem_work was queued"));
 }
 
 #[test]
 fn merged_fix_v8_has_no_finding() {
-    let Some(t) = tree("WAITCHECK_LINUX_6_12") else { return };
+    let Some(t) = tree("WAITCHECK_LINUX_6_12") else {
+        return;
+    };
     let dir = patched_dax(&t, &["fixed-v8"]);
     let (code, v) = waitcheck(&["check", "--format", "json", "."], dir.path());
     assert_eq!(findings(&v).len(), 0, "{v:#}");
@@ -143,7 +156,9 @@ fn merged_fix_v8_has_no_finding() {
 
 #[test]
 fn unpatched_dax_is_clean() {
-    let Some(t) = tree("WAITCHECK_LINUX_6_12") else { return };
+    let Some(t) = tree("WAITCHECK_LINUX_6_12") else {
+        return;
+    };
     let (code, v) = waitcheck(&["check", "--format", "json", "drivers/dax"], &t);
     assert_eq!((code, findings(&v).len()), (0, 0), "{v:#}");
 }
@@ -153,7 +168,12 @@ fn alx_stop_cancels_works_under_the_mutex_their_handlers_take() {
     for var in ["WAITCHECK_LINUX_6_12", "WAITCHECK_LINUX_6_1"] {
         let Some(t) = tree(var) else { continue };
         let (code, v) = waitcheck(
-            &["check", "--format", "json", "drivers/net/ethernet/atheros/alx"],
+            &[
+                "check",
+                "--format",
+                "json",
+                "drivers/net/ethernet/atheros/alx",
+            ],
             &t,
         );
         assert_eq!(code, 1, "{v:#}");

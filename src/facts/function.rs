@@ -375,7 +375,11 @@ impl<'a> FnWalker<'a> {
             .map(comma_items)
             .unwrap_or_default();
         let class = items.first().map(|c| text(*c, self.src).trim().to_string());
-        let lock = if cond_form { items.last() } else { items.get(1) };
+        let lock = if cond_form {
+            items.last()
+        } else {
+            items.get(1)
+        };
         let mut pushed = None;
         if let (Some(class), Some(lock)) = (class, lock) {
             if let Some(rule) = self.rules.guard(&class).cloned() {
@@ -448,16 +452,18 @@ impl<'a> FnWalker<'a> {
                 self.assignment(n);
             }
             "compound_statement" => self.block(n),
-            "identifier" | "number_literal" | "string_literal" | "field_identifier"
-            | "comment" => {}
+            "identifier" | "number_literal" | "string_literal" | "field_identifier" | "comment" => {
+            }
             _ => self.children_exprs(n),
         }
         self.depth -= 1;
     }
 
     fn assignment(&mut self, n: Node) {
-        let (Some(l), Some(r)) = (n.child_by_field_name("left"), n.child_by_field_name("right"))
-        else {
+        let (Some(l), Some(r)) = (
+            n.child_by_field_name("left"),
+            n.child_by_field_name("right"),
+        ) else {
             return;
         };
         if l.kind() == "identifier" && self.local_type(text(l, self.src)).is_some() {
@@ -616,7 +622,9 @@ impl<'a> FnWalker<'a> {
         };
         match e {
             Effect::Acquire(r) => {
-                let Some(key) = arg_path(self, r.arg) else { return };
+                let Some(key) = arg_path(self, r.arg) else {
+                    return;
+                };
                 let key = key.unwrap_or_else(|| named(api, r.key.as_deref(), &r.calls));
                 let kind = SiteKind::Acquire {
                     res: r.resource,
@@ -631,13 +639,24 @@ impl<'a> FnWalker<'a> {
                 }
             }
             Effect::Release(r) => {
-                let Some(key) = arg_path(self, r.arg) else { return };
+                let Some(key) = arg_path(self, r.arg) else {
+                    return;
+                };
                 let key = key.unwrap_or_else(|| named(api, r.key.as_deref(), &r.calls));
                 self.release(&key);
-                self.push_site(n, SiteKind::Release { res: r.resource, key }, None);
+                self.push_site(
+                    n,
+                    SiteKind::Release {
+                        res: r.resource,
+                        key,
+                    },
+                    None,
+                );
             }
             Effect::Wait(r) => {
-                let Some(key) = arg_path(self, r.arg) else { return };
+                let Some(key) = arg_path(self, r.arg) else {
+                    return;
+                };
                 let kind = SiteKind::Wait {
                     res: r.resource,
                     key,
@@ -740,8 +759,10 @@ impl<'a> FnWalker<'a> {
     }
 
     fn binary_condition(&self, c: Node) -> (Delta, Delta) {
-        let (Some(l), Some(r)) = (c.child_by_field_name("left"), c.child_by_field_name("right"))
-        else {
+        let (Some(l), Some(r)) = (
+            c.child_by_field_name("left"),
+            c.child_by_field_name("right"),
+        ) else {
             return Default::default();
         };
         match op(c, self.src) {
@@ -808,9 +829,11 @@ impl<'a> FnWalker<'a> {
             SiteKind::Acquire { api, .. } => api.as_str(),
             _ => "",
         };
-        let zero_is_success = self.rules.effects(api).iter().any(|e| {
-            matches!(e, Effect::Acquire(r) if r.is_try && r.returns_zero_on_success)
-        });
+        let zero_is_success = self
+            .rules
+            .effects(api)
+            .iter()
+            .any(|e| matches!(e, Effect::Acquire(r) if r.is_try && r.returns_zero_on_success));
         let d = Delta {
             holds: vec![idx as u32],
             not_in_work: vec![],
@@ -856,8 +879,10 @@ impl<'a> FnWalker<'a> {
     fn call_path(&self, n: Node) -> Option<KeyPath> {
         let f = text(n.child_by_field_name("function")?, self.src);
         let args = named_children(n.child_by_field_name("arguments")?);
-        if matches!(f, "container_of" | "container_of_const" | "list_entry" | "list_first_entry")
-            && args.len() == 3
+        if matches!(
+            f,
+            "container_of" | "container_of_const" | "list_entry" | "list_first_entry"
+        ) && args.len() == 3
         {
             let ty = container_type(text(args[1], self.src));
             if !ty.is_empty() {

@@ -29,7 +29,15 @@ pub fn extract(path: &str, orig: &[u8], pre: &[u8], tree: &Tree, rules: &Rules) 
         ..Default::default()
     };
     let mut bodies = Vec::new();
-    top_level(tree.root_node(), pre, orig, rules, &mut facts, &mut bodies, 0);
+    top_level(
+        tree.root_node(),
+        pre,
+        orig,
+        rules,
+        &mut facts,
+        &mut bodies,
+        0,
+    );
     facts.functions_with_errors = facts.functions.iter().filter(|f| f.has_errors).count() as u32;
     bodies.sort_unstable();
     file_scope_binds(tree, pre, orig, rules, &bodies, &mut facts);
@@ -62,8 +70,14 @@ fn top_level(
             "declaration" => declaration(c, src, facts, depth),
             "type_definition" => typedef(c, src, facts, depth),
             "struct_specifier" | "union_specifier" => structs_in(Some(c), src, facts, depth),
-            "translation_unit" | "linkage_specification" | "declaration_list" | "ERROR"
-            | "preproc_if" | "preproc_ifdef" | "preproc_else" | "preproc_elif"
+            "translation_unit"
+            | "linkage_specification"
+            | "declaration_list"
+            | "ERROR"
+            | "preproc_if"
+            | "preproc_ifdef"
+            | "preproc_else"
+            | "preproc_elif"
             | "preproc_elifdef" => top_level(c, src, orig, rules, facts, bodies, depth + 1),
             _ => {}
         }
@@ -193,7 +207,8 @@ fn structs_in(t: Option<Node>, src: &[u8], facts: &mut FileFacts, depth: usize) 
     if !matches!(t.kind(), "struct_specifier" | "union_specifier") {
         return;
     }
-    if let (Some(name), Some(body)) = (t.child_by_field_name("name"), t.child_by_field_name("body")) {
+    if let (Some(name), Some(body)) = (t.child_by_field_name("name"), t.child_by_field_name("body"))
+    {
         struct_def(text(name, src), body, src, facts, depth);
     }
 }

@@ -50,7 +50,10 @@ pub fn declarator_name<'t>(mut n: Node<'t>, src: &[u8]) -> Option<(String, Node<
 
 fn is_declarator_like(n: &Node) -> bool {
     n.kind().ends_with("declarator")
-        || matches!(n.kind(), "identifier" | "field_identifier" | "type_identifier")
+        || matches!(
+            n.kind(),
+            "identifier" | "field_identifier" | "type_identifier"
+        )
 }
 
 /// The function_declarator inside a definition's declarator, if any.

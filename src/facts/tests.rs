@@ -36,7 +36,10 @@ fn lock_released_on_early_return_is_not_held_after() {
         "static void stop(struct foo *p, int err)\n{\n\tmutex_lock(&p->lock);\n\tif (err) {\n\t\tmutex_unlock(&p->lock);\n\t\treturn;\n\t}\n\tflush_work(&p->w);\n\tmutex_unlock(&p->lock);\n\tcancel_work_sync(&p->w);\n}\n",
     );
     let stop = func(&f, "stop");
-    assert_eq!(held_texts(stop, site(stop, "flush_work")), ["mutex_lock(&p->lock)"]);
+    assert_eq!(
+        held_texts(stop, site(stop, "flush_work")),
+        ["mutex_lock(&p->lock)"]
+    );
     assert!(site(stop, "cancel_work_sync").held.is_empty());
 }
 
@@ -61,7 +64,10 @@ fn trylock_holds_only_where_it_succeeded() {
     assert_eq!(site(g, "flush_work(&p->a)").held.len(), 1);
     assert!(site(g, "flush_work(&p->b)").held.is_empty());
     // The trylock itself is recorded as a non-blocking acquisition.
-    assert!(matches!(site(g, "mutex_trylock").kind, SiteKind::Acquire { is_try: true, .. }));
+    assert!(matches!(
+        site(g, "mutex_trylock").kind,
+        SiteKind::Acquire { is_try: true, .. }
+    ));
 }
 
 #[test]
@@ -80,7 +86,10 @@ fn guard_is_held_to_the_end_of_its_block() {
         "void g(struct foo *p)\n{\n\t{\n\t\tguard(mutex)(&p->lock);\n\t\tflush_work(&p->w);\n\t}\n\tcancel_work_sync(&p->w);\n}\n",
     );
     let g = func(&f, "g");
-    assert_eq!(held_texts(g, site(g, "flush_work")), ["guard(mutex)(&p->lock)"]);
+    assert_eq!(
+        held_texts(g, site(g, "flush_work")),
+        ["guard(mutex)(&p->lock)"]
+    );
     assert!(site(g, "cancel_work_sync").held.is_empty());
 }
 
@@ -125,7 +134,10 @@ fn driver_initializer_fields_are_stores() {
     );
     assert_eq!(f.stores.len(), 1);
     let s = &f.stores[0];
-    assert_eq!((s.ty.as_str(), s.fields.as_slice(), s.func.as_str()), ("platform_driver", &["probe".to_string()][..], "foo_probe"));
+    assert_eq!(
+        (s.ty.as_str(), s.fields.as_slice(), s.func.as_str()),
+        ("platform_driver", &["probe".to_string()][..], "foo_probe")
+    );
     assert_eq!(s.var, "foo_driver");
 }
 
@@ -135,11 +147,27 @@ fn calls_through_params_and_copied_globals_are_indirect() {
         "typedef void (*cb_t)(void *);\nstatic cb_t saved;\nvoid reg(cb_t fn) { saved = fn; }\nvoid walk(struct device *d, int (*fn)(struct device *)) { fn(d); }\nvoid run(void *data)\n{\n\tcb_t fn;\n\tfn = saved;\n\tif (fn)\n\t\tfn(data);\n}\n",
     );
     let reg = func(&f, "reg");
-    assert!(matches!(&reg.sites[0].kind, SiteKind::Store { value: FnValue::Param(0), .. }));
+    assert!(matches!(
+        &reg.sites[0].kind,
+        SiteKind::Store {
+            value: FnValue::Param(0),
+            ..
+        }
+    ));
     let walk = func(&f, "walk");
-    assert!(matches!(&walk.sites[0].kind, SiteKind::Indirect { target: Target::Param(1), .. }));
+    assert!(matches!(
+        &walk.sites[0].kind,
+        SiteKind::Indirect {
+            target: Target::Param(1),
+            ..
+        }
+    ));
     let run = func(&f, "run");
-    let SiteKind::Indirect { target: Target::Path(p), .. } = &site(run, "fn(data)").kind else {
+    let SiteKind::Indirect {
+        target: Target::Path(p),
+        ..
+    } = &site(run, "fn(data)").kind
+    else {
         panic!("not indirect: {:?}", run.sites);
     };
     assert_eq!(p.root, Root::Global("saved".into()));
@@ -176,10 +204,21 @@ fn struct_fields_and_typedefs_are_recorded() {
 
 #[test]
 fn garbage_does_not_panic() {
-    for src in ["", "}}}{{{", "int f( {", "#if\n#else\n", "static DECLARE_WORK(", "void f(void) { guard(mutex)(; }"] {
+    for src in [
+        "",
+        "}}}{{{",
+        "int f( {",
+        "#if\n#else\n",
+        "static DECLARE_WORK(",
+        "void f(void) { guard(mutex)(; }",
+    ] {
         let _ = facts(src);
     }
-    let deep = format!("int f(void) {{ return {}1{}; }}", "(".repeat(5000), ")".repeat(5000));
+    let deep = format!(
+        "int f(void) {{ return {}1{}; }}",
+        "(".repeat(5000),
+        ")".repeat(5000)
+    );
     let _ = facts(&deep);
 }
 
@@ -191,5 +230,8 @@ fn argument_less_global_locks_pair_by_rule_key() {
     let g = func(&f, "g");
     assert_eq!(site(g, "flush_work(&a_work)").held.len(), 1);
     assert!(site(g, "cancel_work_sync").held.is_empty());
-    assert_eq!(held_texts(g, site(g, "flush_work(&b_work)")), ["guard(rtnl)()"]);
+    assert_eq!(
+        held_texts(g, site(g, "flush_work(&b_work)")),
+        ["guard(rtnl)()"]
+    );
 }

@@ -100,7 +100,10 @@ fn classify(c: &[Resource]) -> &'static str {
         if has(ResourceKind::Probe) && has(ResourceKind::DeviceLock) {
             return "DEVICE_LOCK_WAITS_FOR_PROBE";
         }
-        if only(ResourceKind::Lock, ResourceKind::Work) && has(ResourceKind::Lock) && has(ResourceKind::Work) {
+        if only(ResourceKind::Lock, ResourceKind::Work)
+            && has(ResourceKind::Lock)
+            && has(ResourceKind::Work)
+        {
             return "WORK_WAIT_UNDER_LOCK";
         }
         if only(ResourceKind::DeviceLock, ResourceKind::Work)
@@ -229,18 +232,30 @@ fn origin_fn(g: &WaitGraph, file: u32, pos: Pos) -> String {
 }
 
 /// Walk an effect's `Via` links from `f` down to its site, one step each.
-fn chain(g: &WaitGraph, mut f: FnId, mut via: Via, edge: usize, mut depth: u32, top: &Eff, out: &mut Vec<Step>) {
+fn chain(
+    g: &WaitGraph,
+    mut f: FnId,
+    mut via: Via,
+    edge: usize,
+    mut depth: u32,
+    top: &Eff,
+    out: &mut Vec<Step>,
+) {
     for _ in 0..64 {
         let func = g.idx.func(f);
         match via {
             Via::Site(si) => {
-                let Some(s) = func.sites.get(si as usize) else { return };
+                let Some(s) = func.sites.get(si as usize) else {
+                    return;
+                };
                 let (role, text) = final_text(g, &s.kind, &s.text, top);
                 out.push(step(loc(g, f, s.pos), role, text, edge, depth));
                 return;
             }
             Via::Call { site, callee, eff } => {
-                let Some(s) = func.sites.get(site as usize) else { return };
+                let Some(s) = func.sites.get(site as usize) else {
+                    return;
+                };
                 let cname = g.idx.func(callee).name.clone();
                 let (role, text, entry_text) = call_text(&s.kind, &s.text, &cname);
                 out.push(step(loc(g, f, s.pos), role, text, edge, depth));
@@ -254,7 +269,9 @@ fn chain(g: &WaitGraph, mut f: FnId, mut via: Via, edge: usize, mut depth: u32, 
                     let cpos = g.idx.func(callee).pos;
                     out.push(step(loc(g, callee, cpos), Role::Entry, t, edge, depth));
                 }
-                let Some(next) = g.sums.of(callee).get(eff as usize) else { return };
+                let Some(next) = g.sums.of(callee).get(eff as usize) else {
+                    return;
+                };
                 f = callee;
                 via = next.via;
             }
@@ -265,7 +282,9 @@ fn chain(g: &WaitGraph, mut f: FnId, mut via: Via, edge: usize, mut depth: u32, 
                 target,
                 eff,
             } => {
-                let Some(s) = func.sites.get(site as usize) else { return };
+                let Some(s) = func.sites.get(site as usize) else {
+                    return;
+                };
                 let cname = g.idx.func(callee).name.clone();
                 let tname = g.idx.func(target).name.clone();
                 out.push(step(
@@ -288,7 +307,9 @@ fn chain(g: &WaitGraph, mut f: FnId, mut via: Via, edge: usize, mut depth: u32, 
                     edge,
                     depth,
                 ));
-                let Some(next) = g.sums.of(target).get(eff as usize) else { return };
+                let Some(next) = g.sums.of(target).get(eff as usize) else {
+                    return;
+                };
                 f = target;
                 via = next.via;
             }
@@ -297,7 +318,15 @@ fn chain(g: &WaitGraph, mut f: FnId, mut via: Via, edge: usize, mut depth: u32, 
 }
 
 /// The calls from a callee down to where it calls through its parameter.
-fn param_chain(g: &WaitGraph, mut f: FnId, mut via: Via, tname: &str, edge: usize, depth: u32, out: &mut Vec<Step>) {
+fn param_chain(
+    g: &WaitGraph,
+    mut f: FnId,
+    mut via: Via,
+    tname: &str,
+    edge: usize,
+    depth: u32,
+    out: &mut Vec<Step>,
+) {
     for _ in 0..16 {
         let func = g.idx.func(f);
         match via {
@@ -316,9 +345,17 @@ fn param_chain(g: &WaitGraph, mut f: FnId, mut via: Via, tname: &str, edge: usiz
             Via::Call { site, callee, eff } => {
                 if let Some(s) = func.sites.get(site as usize) {
                     let cname = g.idx.func(callee).name.clone();
-                    out.push(step(loc(g, f, s.pos), Role::Call, format!("passes it on to {cname}()"), edge, depth));
+                    out.push(step(
+                        loc(g, f, s.pos),
+                        Role::Call,
+                        format!("passes it on to {cname}()"),
+                        edge,
+                        depth,
+                    ));
                 }
-                let Some(next) = g.sums.of(callee).get(eff as usize) else { return };
+                let Some(next) = g.sums.of(callee).get(eff as usize) else {
+                    return;
+                };
                 f = callee;
                 via = next.via;
             }
@@ -341,7 +378,10 @@ fn registration(g: &WaitGraph, target: FnId) -> Option<Step> {
                     matches!(v, FnValue::Func(n) if n == name)
                         && stores_param(g, g.idx.file_of(f), callee, *i)
                 }),
-                SiteKind::Store { value: FnValue::Func(n), .. } => n == name,
+                SiteKind::Store {
+                    value: FnValue::Func(n),
+                    ..
+                } => n == name,
                 _ => false,
             };
             if passes {
@@ -356,9 +396,11 @@ fn registration(g: &WaitGraph, target: FnId) -> Option<Step> {
 /// Does `callee` store its parameter `i` into a function-pointer slot?
 fn stores_param(g: &WaitGraph, file: u32, callee: &str, i: u32) -> bool {
     g.idx.resolve_call(file, callee).into_iter().any(|c| {
-        g.idx.func(c).sites.iter().any(|s| {
-            matches!(&s.kind, SiteKind::Store { value: FnValue::Param(p), .. } if *p == i)
-        })
+        g.idx
+            .func(c)
+            .sites
+            .iter()
+            .any(|s| matches!(&s.kind, SiteKind::Store { value: FnValue::Param(p), .. } if *p == i))
     })
 }
 
@@ -394,7 +436,9 @@ fn final_text(g: &WaitGraph, kind: &SiteKind, text: &str, top: &Eff) -> (Role, S
                 ResourceKind::Work => handlers(g, &what)
                     .map(|h| format!("{h} to return"))
                     .unwrap_or_else(|| format!("{} to finish", what.name())),
-                ResourceKind::Probe => "every probe in flight to finish (probe_count == 0)".to_string(),
+                ResourceKind::Probe => {
+                    "every probe in flight to finish (probe_count == 0)".to_string()
+                }
                 _ => what.name(),
             };
             (Role::Wait, format!("{text} waits for {who}"))
@@ -417,7 +461,12 @@ fn handlers(g: &WaitGraph, work: &Resource) -> Option<String> {
 
 /// One line saying which path the cycle needs, when it needs one, with the
 /// trigger steps (where the work gets queued) added to the chain.
-fn condition(g: &WaitGraph, ws: &[&Witness], cyc: &[Resource], steps: &mut Vec<Step>) -> Option<String> {
+fn condition(
+    g: &WaitGraph,
+    ws: &[&Witness],
+    cyc: &[Resource],
+    steps: &mut Vec<Step>,
+) -> Option<String> {
     for (i, w) in ws.iter().enumerate() {
         if w.devres {
             return Some(devres_condition(g, w, &cyc[(i + 1) % cyc.len()], i, steps));
@@ -433,11 +482,19 @@ fn condition(g: &WaitGraph, ws: &[&Witness], cyc: &[Resource], steps: &mut Vec<S
     None
 }
 
-fn devres_condition(g: &WaitGraph, w: &Witness, target: &Resource, edge: usize, steps: &mut Vec<Step>) -> String {
+fn devres_condition(
+    g: &WaitGraph,
+    w: &Witness,
+    target: &Resource,
+    edge: usize,
+    steps: &mut Vec<Step>,
+) -> String {
     let probe = g.idx.func(w.at).name.clone();
-    let queued = g.sums.of(w.at).iter().find(|e| {
-        e.kind == EffKind::Queue && matches!(&e.key, EKey::Res(r) if r == target)
-    });
+    let queued = g
+        .sums
+        .of(w.at)
+        .iter()
+        .find(|e| e.kind == EffKind::Queue && matches!(&e.key, EKey::Res(r) if r == target));
     let Some(q) = queued else {
         return format!("{probe}() fails after its devres action was registered: really_probe() then runs it while the probe is still counted");
     };
@@ -464,7 +521,9 @@ fn message(g: &WaitGraph, kind: &str, cyc: &[Resource], steps: &[Step]) -> Strin
     let wait = steps.iter().find(|s| s.edge == 0 && s.role == Role::Wait);
     let wait_fn = wait.map(|s| s.at.function.clone()).unwrap_or_default();
     let work = cyc.iter().find(|r| r.kind == ResourceKind::Work);
-    let handler = work.and_then(|w| handlers(g, w)).unwrap_or_else(|| "its handler".into());
+    let handler = work
+        .and_then(|w| handlers(g, w))
+        .unwrap_or_else(|| "its handler".into());
     let work_name = work.map(|w| w.key.clone()).unwrap_or_default();
     let lock = cyc
         .iter()
