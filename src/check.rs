@@ -1,11 +1,14 @@
 //! The `check` pipeline end to end: paths in, findings and stats out.
 //!
-//! In: paths, the rules, a thread count. Out: `Outcome` (sorted findings,
-//! stats, the root paths are relative to). Files are read and parsed in
-//! parallel, one parser per thread; collection keeps input order, so the
-//! output is the same whatever the thread count.
+//! In: paths, the rules, a thread count, optionally an overlay of file
+//! contents (patch mode). Out: `Outcome` (sorted findings, stats, the root
+//! paths are relative to). Files are read and parsed in parallel, one parser
+//! per thread; collection keeps input order, so the output is the same
+//! whatever the thread count.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{Context as _, Result};
@@ -22,6 +25,33 @@ pub struct Options {
     pub paths: Vec<PathBuf>,
     pub jobs: Option<usize>,
     pub walk: WalkOptions,
+    /// Report paths relative to this directory (default: the enclosing
+    /// kernel tree, else the common parent of `paths`).
+    pub root: Option<PathBuf>,
+    /// Contents that replace (`Some`) or delete (`None`) files on disk, by
+    /// root-relative path: a patch applied in memory.
+    pub overlay: Option<Arc<Overlay>>,
+}
+
+/// Root-relative path -> new content, or `None` for a deleted file.
+pub type Overlay = BTreeMap<String, Option<Vec<u8>>>;
+
+impl Options {
+    pub fn new(paths: Vec<PathBuf>) -> Options {
+        Options {
+            paths,
+            jobs: None,
+            walk: WalkOptions::default(),
+            root: None,
+            overlay: None,
+        }
+    }
+}
+
+/// One file to analyse: on disk, or from the overlay.
+enum Input {
+    Disk(PathBuf),
+    Memory(String),
 }
 
 pub struct Outcome {
@@ -36,21 +66,27 @@ const WORKER_STACK: usize = 64 << 20;
 
 pub fn run(opts: &Options, rules: &Rules) -> Result<Outcome> {
     let started = Instant::now();
-    let root = root_of(&opts.paths)?;
+    let root = match &opts.root {
+        Some(r) => {
+            std::fs::canonicalize(r).with_context(|| format!("{}: cannot open", r.display()))?
+        }
+        None => root_of(&opts.paths)?,
+    };
     let walk = source::walk(&opts.paths, &opts.walk)?;
+    let inputs = inputs(&root, &walk.files, opts);
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(opts.jobs.unwrap_or(0))
         .stack_size(WORKER_STACK)
         .build()
         .context("starting worker threads")?;
     let results: Vec<Result<FileFacts, SkippedFile>> = pool.install(|| {
-        walk.files
+        inputs
             .par_iter()
-            .map(|p| analyse_file(&root, p, &opts.walk, rules))
+            .map(|i| analyse_input(&root, i, opts, rules))
             .collect()
     });
     let mut stats = Stats::default();
-    stats.files = walk.files.len() + walk.skipped.len();
+    stats.files = inputs.len() + walk.skipped.len();
     stats.skipped = walk
         .skipped
         .iter()
@@ -87,14 +123,68 @@ pub fn run(opts: &Options, rules: &Rules) -> Result<Outcome> {
     })
 }
 
-fn analyse_file(
+/// The walked files with the overlay applied: deleted ones dropped, new ones
+/// under the analysed paths added; sorted by relative path.
+fn inputs(root: &Path, walked: &[PathBuf], opts: &Options) -> Vec<Input> {
+    let Some(overlay) = &opts.overlay else {
+        return walked.iter().cloned().map(Input::Disk).collect();
+    };
+    let mut by_rel: BTreeMap<String, Input> = BTreeMap::new();
+    for p in walked {
+        let rel = source::relative_path(root, p);
+        match overlay.get(&rel) {
+            Some(None) => {}
+            Some(Some(_)) => {
+                by_rel.insert(rel.clone(), Input::Memory(rel));
+            }
+            None => {
+                by_rel.insert(rel, Input::Disk(p.clone()));
+            }
+        }
+    }
+    let scopes: Vec<String> = opts
+        .paths
+        .iter()
+        .map(|p| source::relative_path(root, &root.join(p)))
+        .collect();
+    for (rel, content) in overlay.iter() {
+        let wanted = content.is_some()
+            && has_extension(rel, &opts.walk.extensions)
+            && scopes.iter().any(|s| in_scope(rel, s));
+        if wanted && !by_rel.contains_key(rel) {
+            by_rel.insert(rel.clone(), Input::Memory(rel.clone()));
+        }
+    }
+    by_rel.into_values().collect()
+}
+
+fn in_scope(rel: &str, scope: &str) -> bool {
+    scope.is_empty() || scope == "." || rel == scope || rel.starts_with(&format!("{scope}/"))
+}
+
+fn has_extension(rel: &str, exts: &[String]) -> bool {
+    rel.rsplit_once('.')
+        .is_some_and(|(_, e)| exts.iter().any(|x| x == e))
+}
+
+fn analyse_input(
     root: &Path,
-    path: &Path,
-    walk: &WalkOptions,
+    input: &Input,
+    opts: &Options,
     rules: &Rules,
 ) -> Result<FileFacts, SkippedFile> {
-    let rel = source::relative_path(root, path);
-    let loaded = source::read(path, walk).map_err(|reason| SkippedFile {
+    let (rel, loaded) = match input {
+        Input::Disk(p) => (source::relative_path(root, p), source::read(p, &opts.walk)),
+        Input::Memory(rel) => {
+            let bytes = opts
+                .overlay
+                .as_ref()
+                .and_then(|o| o.get(rel).cloned().flatten())
+                .unwrap_or_default();
+            (rel.clone(), source::decode(bytes, &opts.walk))
+        }
+    };
+    let loaded = loaded.map_err(|reason| SkippedFile {
         path: rel.clone(),
         reason: reason.to_string(),
     })?;

@@ -11,6 +11,7 @@ pub mod findings;
 pub mod graph;
 pub mod parse;
 pub mod patch;
+pub mod patchcheck;
 pub mod report;
 pub mod rules;
 pub mod source;
