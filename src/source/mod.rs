@@ -95,10 +95,10 @@ pub struct Loaded {
 const BINARY_PROBE: usize = 8 << 10;
 
 /// Collect the files under `paths`. Directories are walked honouring
-/// `.gitignore`/`.ignore` (even outside a git checkout: kernel tarballs
-/// ship them), skipping hidden entries and not following symlinks, so a
-/// tree's in-tree symlinks do not analyse a file twice. Files named
-/// explicitly are always taken. A path that does not exist is an error.
+/// `.ignore` files, and `.gitignore` files inside git work trees only,
+/// skipping hidden entries and not following symlinks, so a tree's in-tree
+/// symlinks do not analyse a file twice. Files named explicitly are always
+/// taken. A path that does not exist is an error.
 pub fn walk(paths: &[PathBuf], opts: &WalkOptions) -> Result<Walk> {
     let mut out = Walk::default();
     let mut dirs = Vec::new();
@@ -247,15 +247,8 @@ pub fn read(path: &Path, opts: &WalkOptions) -> std::result::Result<Loaded, Skip
     file.take(opts.max_file_size.saturating_add(1))
         .read_to_end(&mut bytes)
         .map_err(unreadable)?;
-    if bytes.len() as u64 > opts.max_file_size {
-        // The file grew between stat and read.
-        return Err(SkipReason::TooLarge(bytes.len() as u64));
-    }
-    if bytes[..bytes.len().min(BINARY_PROBE)].contains(&0) {
-        return Err(SkipReason::Binary);
-    }
-    let lossy = replace_invalid_utf8(&mut bytes);
-    Ok(Loaded { bytes, lossy })
+    // `decode` checks the size again: the file may have grown since `stat`.
+    decode(bytes, opts)
 }
 
 /// Check bytes that did not come from disk (a patched file in memory) the
@@ -411,7 +404,10 @@ mod tests {
         s.write("a/y.txt", b"text");
         s.write(".hidden/z.c", b"int z;");
         s.write("gen/g.c", b"int g;");
-        s.write(".gitignore", b"gen/\n");
+        s.write(".ignore", b"gen/\n");
+        // Not a git work tree: its .gitignore (Debian's ignores all) is not
+        // applied.
+        s.write(".gitignore", b"/*\n");
         let w = walk(&[s.0.clone(), s.0.join("b.c")], &WalkOptions::default()).expect("walk");
         let rel: Vec<String> = w.files.iter().map(|f| relative_path(&s.0, f)).collect();
         assert_eq!(rel, vec!["a/x.h", "b.c"]);
@@ -482,6 +478,18 @@ mod tests {
         assert_eq!(read(&big, &opts), Err(SkipReason::TooLarge(100)));
         let missing = read(&s.0.join("none.c"), &opts).expect_err("missing");
         assert_eq!(missing.to_string(), "unreadable: not found");
+    }
+
+    #[test]
+    fn decode_checks_bytes_like_read() {
+        let opts = WalkOptions {
+            max_file_size: 10,
+            ..WalkOptions::default()
+        };
+        let l = decode(b"a\xffb".to_vec(), &opts).expect("decode");
+        assert_eq!((l.bytes, l.lossy), (b"a?b".to_vec(), true));
+        assert_eq!(decode(vec![b'x'; 11], &opts), Err(SkipReason::TooLarge(11)));
+        assert_eq!(decode(b"a\0".to_vec(), &opts), Err(SkipReason::Binary));
     }
 
     #[test]
