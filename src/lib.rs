@@ -4,6 +4,7 @@
 //! `source` -> `parse` -> `facts` -> `graph` -> `findings` -> `report`;
 //! `check` runs it end to end, `rules` is the kernel API model it consults.
 
+pub mod cache;
 pub mod check;
 pub mod explain;
 pub mod facts;
