@@ -125,8 +125,8 @@ fn seed_patches_report_the_reviewed_cycle() {
         "drivers/dax/bus.c:84",        // flush_work
         "drivers/dax/bus.c:48",        // DECLARE_WORK
         "drivers/dax/bus.c:34",        // handler
-        "drivers/dax/hmem/hmem.c:193", // register
         "drivers/dax/bus.c:45",        // fn(data)
+        "drivers/dax/hmem/hmem.c:193", // where fn was registered
         "drivers/dax/hmem/hmem.c:159", // process_defer_work
         "drivers/dax/hmem/hmem.c:165", // wait_for_device_probe
     ];
