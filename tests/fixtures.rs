@@ -67,8 +67,16 @@ fn run_case(case: &str) {
     let actual = v["findings"].as_array().cloned().unwrap_or_default();
     let shown: Vec<String> = actual.iter().map(summary).collect();
     let want_code = if expected.finding.is_empty() { 0 } else { 1 };
-    assert_eq!(out.status.code(), Some(want_code), "{case}: exit code; findings: {shown:#?}");
-    assert_eq!(actual.len(), expected.finding.len(), "{case}: findings: {shown:#?}");
+    assert_eq!(
+        out.status.code(),
+        Some(want_code),
+        "{case}: exit code; findings: {shown:#?}"
+    );
+    assert_eq!(
+        actual.len(),
+        expected.finding.len(),
+        "{case}: findings: {shown:#?}"
+    );
     let mut used = vec![false; actual.len()];
     for e in &expected.finding {
         let hit = actual.iter().enumerate().position(|(i, f)| {
@@ -109,7 +117,10 @@ fixture!(mlx5_cache_cleanup_fixed, "mlx5-cache-cleanup-fixed");
 fixture!(self_cancel, "self-cancel");
 fixture!(self_cancel_guarded, "self-cancel-guarded");
 fixture!(remove_cancel_device_lock, "remove-cancel-device-lock");
-fixture!(remove_cancel_device_lock_other, "remove-cancel-device-lock-other");
+fixture!(
+    remove_cancel_device_lock_other,
+    "remove-cancel-device-lock-other"
+);
 fixture!(mutex_trylock, "mutex-trylock");
 
 /// A fixture directory without expectations would be silently unchecked.
@@ -118,24 +129,35 @@ fn every_fixture_has_expectations() {
     let skip = ["patches", "formats", "living", "bad-input"];
     for e in std::fs::read_dir(root().join("testdata")).expect("testdata") {
         let p = e.expect("entry").path();
-        let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("").to_string();
+        let name = p
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("")
+            .to_string();
         if !p.is_dir() || skip.contains(&name.as_str()) {
             continue;
         }
-        assert!(p.join("expected.toml").is_file(), "{name} has no expected.toml");
+        assert!(
+            p.join("expected.toml").is_file(),
+            "{name} has no expected.toml"
+        );
         assert!(has_c(&p), "{name} has no C files");
     }
 }
 
 fn has_c(dir: &Path) -> bool {
-    std::fs::read_dir(dir).into_iter().flatten().flatten().any(|e| {
-        let p = e.path();
-        if p.is_dir() {
-            has_c(&p)
-        } else {
-            p.extension().is_some_and(|x| x == "c" || x == "h")
-        }
-    })
+    std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .any(|e| {
+            let p = e.path();
+            if p.is_dir() {
+                has_c(&p)
+            } else {
+                p.extension().is_some_and(|x| x == "c" || x == "h")
+            }
+        })
 }
 
 /// The human rendering of the seed finding, as a reviewer reads it.
