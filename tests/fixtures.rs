@@ -1,22 +1,52 @@
-//! Fixture-driven tests: every `testdata/<case>/` with C files has an
-//! `expected.toml` listing the findings `waitcheck check` must report
-//! (type, primary location, chain functions in order), and no others.
+//! Fixture tests: every case directory `testdata/<case>/` is a small C tree
+//! plus an `expected.toml` naming the findings `waitcheck check` must report
+//! on it, and no others.
+//!
+//! ```toml
+//! description = "one line: the shape and why it is (not) a deadlock"
+//! [[finding]]                  # none = no finding expected
+//! type = "PROBE_FLUSH_WAITS_FOR_PROBE"
+//! path = "drivers/dax/bus.c"   # primary location, relative to the case dir
+//! line = 74
+//! chain = ["dax_hmem_platform_probe", "kill_defer_work", "dax_hmem_flush_work"]
+//! ```
+//!
+//! `chain` lists functions that must appear, in this order, among the
+//! `function`s of the finding's chain steps (a subsequence, after collapsing
+//! consecutive repeats). Each expected entry must be matched by its own
+//! actual finding.
+//!
+//! One `#[test]` per case, so `cargo test --test fixtures seed` runs the
+//! seed (and `-- --exact seed` only it).
 
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
 use serde::Deserialize;
 use serde_json::Value;
 
-#[derive(Deserialize)]
+/// Directories under `testdata/` that hold C files but are not `check`
+/// fixtures, each checked by its own tests.
+const NOT_FIXTURES: &[&str] = &[
+    "patches",   // `waitcheck patch` inputs and the trees they must produce
+    "prepass",   // pre-pass inputs
+    "bad-input", // inputs the CLI must reject or skip
+    "formats",   // reserved for output-format tests
+    "living",    // reserved
+];
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct Expected {
-    #[allow(dead_code)]
     description: String,
     #[serde(default)]
     finding: Vec<ExpectedFinding>,
 }
 
-#[derive(Deserialize)]
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct ExpectedFinding {
     #[serde(rename = "type")]
     kind: String,
@@ -25,149 +55,309 @@ struct ExpectedFinding {
     chain: Vec<String>,
 }
 
+impl std::fmt::Display for ExpectedFinding {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} at {}:{} chain ⊇ {:?}",
+            self.kind, self.path, self.line, self.chain
+        )
+    }
+}
+
+/// The parts of an actual finding the fixtures check, plus what helps to
+/// debug a mismatch.
+#[derive(Debug)]
+struct Actual {
+    kind: String,
+    path: String,
+    line: u64,
+    column: u64,
+    function: String,
+    cycle: Vec<String>,
+    /// Chain step functions, consecutive repeats collapsed.
+    chain: Vec<String>,
+}
+
+impl Actual {
+    fn from_json(f: &Value) -> Actual {
+        let s = |v: &Value| v.as_str().unwrap_or("<missing>").to_string();
+        let loc = &f["location"];
+        let mut chain: Vec<String> = Vec::new();
+        for step in f["chain"].as_array().into_iter().flatten() {
+            let name = s(&step["function"]);
+            if chain.last() != Some(&name) {
+                chain.push(name);
+            }
+        }
+        Actual {
+            kind: s(&f["type"]),
+            path: s(&loc["path"]),
+            line: loc["line"].as_u64().unwrap_or(0),
+            column: loc["column"].as_u64().unwrap_or(0),
+            function: s(&loc["function"]),
+            cycle: f["cycle"].as_array().into_iter().flatten().map(s).collect(),
+            chain,
+        }
+    }
+
+    fn matches(&self, e: &ExpectedFinding) -> bool {
+        self.kind == e.kind
+            && self.path == e.path
+            && self.line == e.line
+            && is_subsequence(&e.chain, &self.chain)
+    }
+}
+
+impl std::fmt::Display for Actual {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} at {}:{}:{} in {}\n      cycle: {}\n      chain: {:?}",
+            self.kind,
+            self.path,
+            self.line,
+            self.column,
+            self.function,
+            self.cycle.join(" -> "),
+            self.chain
+        )
+    }
+}
+
+/// `want` appears in `have` in order, not necessarily contiguously.
+fn is_subsequence(want: &[String], have: &[String]) -> bool {
+    let mut rest = have.iter();
+    want.iter().all(|w| rest.any(|h| h == w))
+}
+
+/// Maximum bipartite matching of expected entries to distinct actual
+/// findings; returns, per expected entry, the index of its finding.
+fn assign(expected: &[ExpectedFinding], actual: &[Actual]) -> Vec<Option<usize>> {
+    fn augment(
+        e: usize,
+        expected: &[ExpectedFinding],
+        actual: &[Actual],
+        seen: &mut [bool],
+        owner: &mut [Option<usize>],
+    ) -> bool {
+        for (a, f) in actual.iter().enumerate() {
+            if seen[a] || !f.matches(&expected[e]) {
+                continue;
+            }
+            seen[a] = true;
+            let free = match owner[a] {
+                None => true,
+                Some(o) => augment(o, expected, actual, seen, owner),
+            };
+            if free {
+                owner[a] = Some(e);
+                return true;
+            }
+        }
+        false
+    }
+    let mut owner: Vec<Option<usize>> = vec![None; actual.len()];
+    for e in 0..expected.len() {
+        let mut seen = vec![false; actual.len()];
+        augment(e, expected, actual, &mut seen, &mut owner);
+    }
+    let mut of_expected = vec![None; expected.len()];
+    for (a, o) in owner.iter().enumerate() {
+        if let Some(e) = o {
+            of_expected[*e] = Some(a);
+        }
+    }
+    of_expected
+}
+
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-fn summary(f: &Value) -> String {
-    let fns: Vec<&str> = chain_fns(f);
-    format!(
-        "{} {}:{} chain={:?}",
-        f["type"], f["location"]["path"], f["location"]["line"], fns
-    )
-}
-
-fn chain_fns(f: &Value) -> Vec<&str> {
-    let mut out: Vec<&str> = Vec::new();
-    for s in f["chain"].as_array().into_iter().flatten() {
-        let name = s["function"].as_str().unwrap_or("");
-        if out.last() != Some(&name) {
-            out.push(name);
-        }
-    }
-    out
-}
-
-fn is_subsequence(want: &[String], have: &[&str]) -> bool {
-    let mut it = have.iter();
-    want.iter().all(|w| it.any(|h| h == w))
+fn load_expected(case: &str) -> Expected {
+    let file = root().join("testdata").join(case).join("expected.toml");
+    let text = std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+    let expected: Expected =
+        toml::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+    assert!(
+        !expected.description.trim().is_empty(),
+        "{}: empty description",
+        file.display()
+    );
+    expected
 }
 
 fn run_case(case: &str) {
-    let dir = root().join("testdata").join(case);
-    let text = std::fs::read_to_string(dir.join("expected.toml")).expect("expected.toml");
-    let expected: Expected = toml::from_str(&text).expect("valid expected.toml");
+    let expected = load_expected(case);
+    let rel = format!("testdata/{case}");
     let out = Command::cargo_bin("waitcheck")
-        .expect("binary")
-        .args(["check", "--format", "json"])
-        .arg(&dir)
+        .expect("the waitcheck binary is built")
+        .args(["check", "--format", "json", &rel])
+        .current_dir(root())
         .output()
-        .expect("runs");
-    let v: Value = serde_json::from_slice(&out.stdout).expect("json output");
-    let actual = v["findings"].as_array().cloned().unwrap_or_default();
-    let shown: Vec<String> = actual.iter().map(summary).collect();
+        .expect("waitcheck runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let json: Value = serde_json::from_str(&stdout).unwrap_or_else(|e| {
+        panic!(
+            "{case}: stdout is not JSON ({e}); exit {:?}\n--- stdout\n{stdout}\n--- stderr\n{stderr}",
+            out.status.code()
+        )
+    });
+    assert_eq!(json["version"], 1, "{case}: JSON version\n{stdout}");
+    let actual: Vec<Actual> = json["findings"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{case}: no `findings` array\n{stdout}"))
+        .iter()
+        .map(Actual::from_json)
+        .collect();
+
+    let assigned = assign(&expected.finding, &actual);
     let want_code = if expected.finding.is_empty() { 0 } else { 1 };
-    assert_eq!(
-        out.status.code(),
-        Some(want_code),
-        "{case}: exit code; findings: {shown:#?}"
-    );
-    assert_eq!(
-        actual.len(),
-        expected.finding.len(),
-        "{case}: findings: {shown:#?}"
-    );
-    let mut used = vec![false; actual.len()];
-    for e in &expected.finding {
-        let hit = actual.iter().enumerate().position(|(i, f)| {
-            !used[i]
-                && f["type"] == e.kind.as_str()
-                && f["location"]["path"] == e.path.as_str()
-                && f["location"]["line"] == e.line
-                && is_subsequence(&e.chain, &chain_fns(f))
-        });
-        match hit {
-            Some(i) => used[i] = true,
-            None => panic!(
-                "{case}: no finding {} {}:{} with chain {:?}; got {shown:#?}",
-                e.kind, e.path, e.line, e.chain
-            ),
-        }
+    let count_ok = actual.len() == expected.finding.len();
+    let code_ok = out.status.code() == Some(want_code);
+    let all_matched = assigned.iter().all(Option::is_some);
+    if count_ok && code_ok && all_matched {
+        return;
     }
+
+    let mut msg = format!("fixture `{case}` ({})\n", expected.description);
+    if !code_ok {
+        let _ = writeln!(msg, "exit code {:?}, want {want_code}", out.status.code());
+    }
+    if !count_ok {
+        let _ = writeln!(
+            msg,
+            "{} findings, want {}",
+            actual.len(),
+            expected.finding.len()
+        );
+    }
+    let _ = writeln!(msg, "expected:");
+    if expected.finding.is_empty() {
+        let _ = writeln!(msg, "  (none)");
+    }
+    for (e, a) in expected.finding.iter().zip(&assigned) {
+        let status = match a {
+            Some(i) => format!("matched by #{i}"),
+            None => "NOT FOUND".to_string(),
+        };
+        let _ = writeln!(msg, "  {e}  [{status}]");
+    }
+    let _ = writeln!(msg, "actual:");
+    if actual.is_empty() {
+        let _ = writeln!(msg, "  (none)");
+    }
+    let used: BTreeSet<usize> = assigned.iter().flatten().copied().collect();
+    for (i, a) in actual.iter().enumerate() {
+        let tag = if used.contains(&i) {
+            ""
+        } else {
+            "  [unexpected]"
+        };
+        let _ = writeln!(msg, "  #{i} {a}{tag}");
+    }
+    if !stderr.trim().is_empty() {
+        let _ = writeln!(msg, "stderr:\n{stderr}");
+    }
+    panic!("{msg}");
 }
 
-macro_rules! fixture {
-    ($name:ident, $dir:literal) => {
-        #[test]
-        fn $name() {
-            run_case($dir);
-        }
+macro_rules! fixtures {
+    ($($name:ident => $dir:literal,)*) => {
+        $(
+            #[test]
+            fn $name() {
+                run_case($dir);
+            }
+        )*
+
+        /// Every case directory with a test above.
+        const CASES: &[&str] = &[$($dir),*];
     };
 }
 
-fixture!(seed, "seed");
-fixture!(seed_fixed, "seed-fixed");
-fixture!(guard_device_wait_probe, "guard-device-wait-probe");
-fixture!(devres_flush_no_probe_wait, "devres-flush-no-probe-wait");
-fixture!(probe_flush_direct, "probe-flush-direct");
-fixture!(alx_stop, "alx-stop");
-fixture!(alx_stop_fixed, "alx-stop-fixed");
-fixture!(mlx5_cache_cleanup, "mlx5-cache-cleanup");
-fixture!(mlx5_cache_cleanup_fixed, "mlx5-cache-cleanup-fixed");
-fixture!(self_cancel, "self-cancel");
-fixture!(self_cancel_guarded, "self-cancel-guarded");
-fixture!(remove_cancel_device_lock, "remove-cancel-device-lock");
-fixture!(
-    remove_cancel_device_lock_other,
-    "remove-cancel-device-lock-other"
-);
-fixture!(mutex_trylock, "mutex-trylock");
-
-/// A fixture directory without expectations would be silently unchecked.
-#[test]
-fn every_fixture_has_expectations() {
-    let skip = ["patches", "formats", "living", "bad-input"];
-    for e in std::fs::read_dir(root().join("testdata")).expect("testdata") {
-        let p = e.expect("entry").path();
-        let name = p
-            .file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or("")
-            .to_string();
-        if !p.is_dir() || skip.contains(&name.as_str()) {
-            continue;
-        }
-        assert!(
-            p.join("expected.toml").is_file(),
-            "{name} has no expected.toml"
-        );
-        assert!(has_c(&p), "{name} has no C files");
-    }
+fixtures! {
+    seed => "seed",
+    seed_fixed => "seed-fixed",
+    guard_device_wait_probe => "guard-device-wait-probe",
+    devres_flush_no_probe_wait => "devres-flush-no-probe-wait",
+    probe_flush_direct => "probe-flush-direct",
+    alx_stop => "alx-stop",
+    alx_stop_fixed => "alx-stop-fixed",
+    mlx5_cache_cleanup => "mlx5-cache-cleanup",
+    mlx5_cache_cleanup_fixed => "mlx5-cache-cleanup-fixed",
+    self_cancel => "self-cancel",
+    self_cancel_guarded => "self-cancel-guarded",
+    remove_cancel_device_lock => "remove-cancel-device-lock",
+    remove_cancel_device_lock_other => "remove-cancel-device-lock-other",
+    mutex_trylock => "mutex-trylock",
 }
 
-fn has_c(dir: &Path) -> bool {
+fn has_c_files(dir: &Path) -> bool {
     std::fs::read_dir(dir)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .any(|e| {
-            let p = e.path();
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| e.expect("directory entry").path())
+        .any(|p| {
             if p.is_dir() {
-                has_c(&p)
+                has_c_files(&p)
             } else {
                 p.extension().is_some_and(|x| x == "c" || x == "h")
             }
         })
 }
 
+/// A fixture nobody checks is worse than none: every directory under
+/// `testdata/` with C files must have an `expected.toml` and a test above,
+/// and every listed case must exist and parse.
+#[test]
+fn every_fixture_is_checked() {
+    let testdata = root().join("testdata");
+    let mut problems = Vec::new();
+    for entry in std::fs::read_dir(&testdata).expect("testdata/ exists") {
+        let path = entry.expect("directory entry").path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        if !path.is_dir() || NOT_FIXTURES.contains(&name.as_str()) || !has_c_files(&path) {
+            continue;
+        }
+        if !path.join("expected.toml").is_file() {
+            problems.push(format!("testdata/{name}/ has C files but no expected.toml"));
+        }
+        if !CASES.contains(&name.as_str()) {
+            problems.push(format!(
+                "testdata/{name}/ has no test: add it to `fixtures!` in tests/fixtures.rs"
+            ));
+        }
+    }
+    for case in CASES {
+        let dir = testdata.join(case);
+        if !dir.is_dir() || !has_c_files(&dir) {
+            problems.push(format!("testdata/{case}/ is listed but has no C files"));
+            continue;
+        }
+        load_expected(case); // panics with the file and the parse error
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+#[test]
+fn chain_subsequence_rules() {
+    let v = |xs: &[&str]| xs.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    assert!(is_subsequence(&v(&["a", "c"]), &v(&["a", "b", "c"])));
+    assert!(is_subsequence(&v(&[]), &v(&["a"])));
+    assert!(!is_subsequence(&v(&["c", "a"]), &v(&["a", "b", "c"])));
+    assert!(!is_subsequence(&v(&["a", "a"]), &v(&["a", "b"])));
+}
+
 /// The human rendering of the seed finding, as a reviewer reads it.
 #[test]
 fn seed_human_rendering() {
     let out = Command::cargo_bin("waitcheck")
-        .expect("binary")
+        .expect("the waitcheck binary is built")
         .args(["check", "--color", "never", "testdata/seed"])
         .current_dir(root())
         .output()
-        .expect("runs");
+        .expect("waitcheck runs");
     insta::assert_snapshot!(String::from_utf8_lossy(&out.stdout));
 }

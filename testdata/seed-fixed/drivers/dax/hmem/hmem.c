@@ -1,57 +1,148 @@
 // SPDX-License-Identifier: GPL-2.0
-/* waitcheck fixture: the merged fix. Probe never flushes; only exit does. */
+/*
+ * waitcheck fixture "seed-fixed": the hmem platform driver in the shape of
+ * the merged fix. The deferred work is private to this file, its handler
+ * waits for probes *before* it takes the device lock, and probe never
+ * waits for it: a busy work makes probe fail with -EBUSY instead. Only
+ * module exit flushes.
+ */
 #include <linux/platform_device.h>
 #include <linux/workqueue.h>
+#include <linux/cleanup.h>
+#include <linux/ioport.h>
 #include <linux/module.h>
+#include <cxl/cxl.h>
+#include "../bus.h"
 
-struct defer_work {
+struct dax_defer_work {
 	struct platform_device *pdev;
 	struct work_struct work;
 };
 
 static void process_defer_work(struct work_struct *w);
 
-static struct defer_work hmem_work = {
-	.work = __WORK_INITIALIZER(hmem_work.work, process_defer_work),
+static struct dax_defer_work dax_hmem_work = {
+	.work = __WORK_INITIALIZER(dax_hmem_work.work, process_defer_work),
 };
+
+void dax_hmem_flush_work(void)
+{
+	flush_work(&dax_hmem_work.work);
+}
+EXPORT_SYMBOL_GPL(dax_hmem_flush_work);
+
+static int __hmem_register_device(struct device *host, int target_nid,
+				  const struct resource *res)
+{
+	struct platform_device *pdev;
+	int rc;
+
+	pdev = platform_device_alloc("hmem", PLATFORM_DEVID_AUTO);
+	if (!pdev)
+		return -ENOMEM;
+
+	rc = platform_device_add_resources(pdev, res, 1);
+	if (rc)
+		goto out_put;
+
+	rc = platform_device_add(pdev);
+	if (rc)
+		goto out_put;
+
+	return 0;
+
+out_put:
+	platform_device_put(pdev);
+	return rc;
+}
+
+static int hmem_register_device(struct device *host, int target_nid,
+				const struct resource *res)
+{
+	if (IS_ENABLED(CONFIG_CXL_REGION) &&
+	    region_intersects(res->start, resource_size(res), IORESOURCE_MEM,
+			      IORES_DESC_CXL) != REGION_DISJOINT) {
+		if (!dax_hmem_initial_probe) {
+			dev_dbg(host, "waiting for CXL: %pr\n", res);
+			queue_work(system_long_wq, &dax_hmem_work.work);
+		}
+		return 0;
+	}
+
+	return __hmem_register_device(host, target_nid, res);
+}
+
+static int hmem_register_cxl_device(struct device *host, int target_nid,
+				    const struct resource *res)
+{
+	if (region_intersects(res->start, resource_size(res), IORESOURCE_MEM,
+			      IORES_DESC_CXL) == REGION_DISJOINT)
+		return 0;
+
+	if (cxl_region_contains_resource((struct resource *)res))
+		return 0;	/* CXL owns it */
+
+	return __hmem_register_device(host, target_nid, res);
+}
 
 static void process_defer_work(struct work_struct *w)
 {
-	struct defer_work *dw = container_of(w, struct defer_work, work);
-	struct platform_device *pdev = dw->pdev;
+	struct dax_defer_work *work = container_of(w, struct dax_defer_work, work);
+	struct platform_device *pdev = work->pdev;
 
 	if (!pdev)
 		return;
-	/* waits for probes first, takes the device lock only afterwards */
+
+	/* wait for cxl_acpi and cxl_pci while holding nothing */
 	wait_for_device_probe();
+
 	guard(device)(&pdev->dev);
 	if (!pdev->dev.driver)
 		return;
+
+	if (!dax_hmem_initial_probe) {
+		dax_hmem_initial_probe = true;
+		walk_hmem_resources(&pdev->dev, hmem_register_cxl_device);
+	}
 }
 
-static int hmem_probe(struct platform_device *pdev)
+static int dax_hmem_platform_probe(struct platform_device *pdev)
 {
-	if (work_pending(&hmem_work.work))
+	/* never wait for the work from here: it waits for us */
+	if (work_pending(&dax_hmem_work.work))
 		return -EBUSY;
-	hmem_work.pdev = pdev;
-	queue_work(system_long_wq, &hmem_work.work);
-	return 0;
+
+	if (!dax_hmem_work.pdev)
+		dax_hmem_work.pdev = to_platform_device(get_device(&pdev->dev));
+
+	return walk_hmem_resources(&pdev->dev, hmem_register_device);
 }
 
-static struct platform_driver hmem_driver = {
-	.probe = hmem_probe,
-	.driver = { .name = "hmem" },
+static struct platform_driver dax_hmem_platform_driver = {
+	.probe = dax_hmem_platform_probe,
+	.driver = {
+		.name = "hmem_platform",
+	},
 };
 
-static int __init hmem_init(void)
+static int __init dax_hmem_init(void)
 {
-	return platform_driver_register(&hmem_driver);
+	return platform_driver_register(&dax_hmem_platform_driver);
 }
 
-static void __exit hmem_exit(void)
+static void __exit dax_hmem_exit(void)
 {
-	flush_work(&hmem_work.work);
-	platform_driver_unregister(&hmem_driver);
+	if (dax_hmem_work.pdev) {
+		flush_work(&dax_hmem_work.work);
+		put_device(&dax_hmem_work.pdev->dev);
+	}
+
+	platform_driver_unregister(&dax_hmem_platform_driver);
 }
-module_init(hmem_init);
-module_exit(hmem_exit);
+
+module_init(dax_hmem_init);
+module_exit(dax_hmem_exit);
+
+MODULE_ALIAS("platform:hmem_platform*");
+MODULE_DESCRIPTION("fixture: HMEM DAX, deferred CXL resolution (fixed)");
+MODULE_LICENSE("GPL");

@@ -1,2 +1,0 @@
-/* SPDX-License-Identifier: GPL-2.0 */
-void baz_wait_for_deps(void);
