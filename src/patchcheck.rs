@@ -268,6 +268,13 @@ impl SourceText for SeriesSources<'_> {
             Some(None) => return None,
             None => std::fs::read(self.root.join(path)).ok()?,
         };
-        Some(Cow::Owned(String::from_utf8_lossy(&bytes).into_owned()))
+        // The same byte-for-byte replacement as analysis used, so the
+        // findings' byte offsets land on the same characters.
+        let opts = crate::source::WalkOptions {
+            max_file_size: u64::MAX,
+            ..Default::default()
+        };
+        let loaded = crate::source::decode(bytes, &opts).ok()?;
+        String::from_utf8(loaded.bytes).ok().map(Cow::Owned)
     }
 }

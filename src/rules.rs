@@ -25,6 +25,7 @@ const EMBEDDED: &[(&str, &str)] = &[
         include_str!("../rules/driver-core.toml"),
     ),
     ("rules/drivers.toml", include_str!("../rules/drivers.toml")),
+    ("rules/types.toml", include_str!("../rules/types.toml")),
 ];
 
 /// A rules file that could not be used.
@@ -107,6 +108,23 @@ struct RulesFile {
     current_work: Vec<CurrentWorkRule>,
     #[serde(default)]
     driver: Vec<DriverRule>,
+    #[serde(default)]
+    types: Option<TypesRule>,
+}
+
+/// `[types]`: facts about kernel types that key resolution needs.
+#[derive(Clone, Debug, Default, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TypesRule {
+    /// Types whose `work` member is the same item as the whole.
+    #[serde(default)]
+    pub work_wrappers: Vec<String>,
+    /// Types too generic to name a class without a containing field.
+    #[serde(default)]
+    pub generic: Vec<String>,
+    /// `M(ptr, type, member)` macros naming the container type.
+    #[serde(default)]
+    pub container_of: Vec<String>,
 }
 
 /// `[[acquire]]`: blocks until the resource is free, then holds it.
@@ -302,6 +320,8 @@ pub struct Rules {
     guards: HashMap<String, GuardRule>,
     /// struct type name (without `struct `) -> driver rule
     drivers: HashMap<String, DriverRule>,
+    /// Merged `[types]` of every file.
+    pub types: TypesRule,
     /// Where each loaded file came from, for `waitcheck rules`.
     pub sources: Vec<String>,
     /// Hash of every loaded file's text, for cache keys.
@@ -403,6 +423,11 @@ impl Rules {
             for c in &g.classes {
                 self.guards.insert(c.clone(), g.clone());
             }
+        }
+        if let Some(t) = f.types {
+            self.types.work_wrappers.extend(t.work_wrappers);
+            self.types.generic.extend(t.generic);
+            self.types.container_of.extend(t.container_of);
         }
         for d in f.driver {
             *self.counts.entry("driver").or_default() += d.types.len();
@@ -556,6 +581,8 @@ mod tests {
         assert!(r.knows("mutex_lock"));
         assert!(r.guard("mutex").is_some());
         assert!(r.driver_entry("platform_driver", "probe").is_some());
+        assert!(r.types.work_wrappers.iter().any(|t| t == "delayed_work"));
+        assert!(r.types.container_of.iter().any(|t| t == "container_of"));
     }
 
     #[test]

@@ -879,11 +879,7 @@ impl<'a> FnWalker<'a> {
     fn call_path(&self, n: Node) -> Option<KeyPath> {
         let f = text(n.child_by_field_name("function")?, self.src);
         let args = named_children(n.child_by_field_name("arguments")?);
-        if matches!(
-            f,
-            "container_of" | "container_of_const" | "list_entry" | "list_first_entry"
-        ) && args.len() == 3
-        {
+        if self.rules.types.container_of.iter().any(|m| m == f) && args.len() == 3 {
             let ty = container_type(text(args[1], self.src));
             if !ty.is_empty() {
                 return Some(KeyPath {

@@ -60,7 +60,7 @@ fn finding(g: &WaitGraph, cycle: &[Resource]) -> Option<Finding> {
         .iter()
         .find(|s| s.edge == 0 && s.role == Role::Wait)
         .map(|s| s.at.clone())?;
-    let mut names: Vec<String> = cyc.iter().map(|r| display(g, r)).collect();
+    let mut names: Vec<String> = cyc.iter().map(Resource::name).collect();
     names.push(names[0].clone());
     let condition = condition(g, &witnesses, &cyc, &mut steps);
     let severity = if condition.is_some() {
@@ -80,11 +80,6 @@ fn finding(g: &WaitGraph, cycle: &[Resource]) -> Option<Finding> {
         chain: steps,
         fingerprint,
     })
-}
-
-/// Resource name as shown: `work:dax_hmem_work`, `lock:alx_priv::mtx`.
-fn display(_g: &WaitGraph, r: &Resource) -> String {
-    r.name()
 }
 
 fn classify(c: &[Resource]) -> &'static str {

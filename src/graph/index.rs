@@ -2,10 +2,10 @@
 //! ones file-local), struct field types, typedefs, globals; and key
 //! resolution, which turns an access path into a resource class.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use crate::facts::model::{FileFacts, Function, KeyPath, Root};
-use crate::rules::ResourceKind;
+use crate::rules::{ResourceKind, TypesRule};
 
 pub type FnId = u32;
 
@@ -39,31 +39,6 @@ impl Resource {
     }
 }
 
-/// Types whose `work` member is the same work item as the whole
-/// (`&dw->work` and `dw` name one item). Kernel data, but it is the
-/// workqueue API's own layout, not a per-driver fact.
-const WORK_WRAPPERS: &[&str] = &["delayed_work", "rcu_work", "kthread_delayed_work"];
-
-/// Type names too generic to name a class on their own: a bare
-/// `struct mutex *` or `struct work_struct *` could be any instance.
-const GENERIC_TYPES: &[&str] = &[
-    "mutex",
-    "work_struct",
-    "delayed_work",
-    "rcu_work",
-    "rw_semaphore",
-    "semaphore",
-    "spinlock_t",
-    "raw_spinlock_t",
-    "completion",
-    "workqueue_struct",
-    "kthread_work",
-    "kthread_delayed_work",
-    "task_struct",
-    "void",
-    "",
-];
-
 pub struct Index {
     pub files: Vec<FileFacts>,
     /// Flat list of every function: (file, index in that file's functions).
@@ -75,11 +50,17 @@ pub struct Index {
     globals: HashMap<String, String>,
     /// Static globals: (file, name) -> type.
     statics: HashMap<(u32, String), String>,
+    /// From rules' `[types]`: `work` members that are the whole item, and
+    /// types too generic to name a class alone.
+    work_wrappers: HashSet<String>,
+    generic: HashSet<String>,
 }
 
 impl Index {
-    pub fn new(files: Vec<FileFacts>) -> Index {
+    pub fn new(files: Vec<FileFacts>, types: &TypesRule) -> Index {
         let mut idx = Index {
+            work_wrappers: types.work_wrappers.iter().cloned().collect(),
+            generic: types.generic.iter().cloned().collect(),
             fns: Vec::new(),
             by_name: HashMap::new(),
             structs: HashMap::new(),
@@ -240,12 +221,17 @@ impl Index {
         Some((key, scope))
     }
 
+    /// An empty type name (unknown) is as generic as `struct mutex`.
+    fn is_generic(&self, ty: &str) -> bool {
+        ty.is_empty() || self.generic.contains(ty)
+    }
+
     /// `foo_dev` + `[cache, rb_lock]` -> `foo_cache::rb_lock` when the struct
     /// definitions say `foo_dev.cache` is a `struct foo_cache`.
     fn walk_fields(&self, ty: &str, fields: &[String]) -> Option<String> {
         let mut cur = self.canonical(ty).to_string();
         let Some((last, inner)) = fields.split_last() else {
-            return (!GENERIC_TYPES.contains(&cur.as_str())).then_some(cur);
+            return (!self.is_generic(&cur)).then_some(cur);
         };
         let mut prefix: Vec<&str> = Vec::new();
         let mut key_before = None;
@@ -262,10 +248,10 @@ impl Index {
                 _ => prefix.push(f),
             }
         }
-        if prefix.is_empty() && last == "work" && WORK_WRAPPERS.contains(&cur.as_str()) {
+        if prefix.is_empty() && last == "work" && self.work_wrappers.contains(&cur) {
             return key_before;
         }
-        if GENERIC_TYPES.contains(&cur.as_str()) && prefix.is_empty() {
+        if self.is_generic(&cur) && prefix.is_empty() {
             // `struct work_struct` reached without a container: no class.
             if key_before.is_none() {
                 return None;
@@ -319,7 +305,7 @@ mod tests {
             }],
             ..Default::default()
         };
-        Index::new(vec![f])
+        Index::new(vec![f], &crate::rules::Rules::embedded().types)
     }
 
     #[test]

@@ -84,7 +84,7 @@ pub struct WaitGraph {
 
 impl WaitGraph {
     pub fn build(files: Vec<FileFacts>, rules: &Rules) -> WaitGraph {
-        let idx = Index::new(files);
+        let idx = Index::new(files, &rules.types);
         let contexts = contexts(&idx, rules);
         let entries: Vec<FnId> = contexts.iter().map(|c| c.entry).collect();
         let sums = summary::compute(&idx, &entries);
@@ -157,7 +157,6 @@ impl WaitGraph {
                 }
             }
         }
-        let _ = cur.0;
         n
     }
 
@@ -166,7 +165,6 @@ impl WaitGraph {
     fn context_edges(&mut self) {
         for ci in 0..self.contexts.len() {
             let ctx = self.contexts[ci].clone();
-            let file = self.idx.file_of(ctx.entry);
             if ctx.kind == CtxKind::Probe {
                 if let Some(dl) = ctx
                     .holds
@@ -222,7 +220,6 @@ impl WaitGraph {
                     self.add_edge(h.clone(), target.clone(), w);
                 }
             }
-            let _ = file;
         }
     }
 
