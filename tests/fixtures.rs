@@ -293,6 +293,8 @@ fixtures! {
     remove_cancel_device_lock => "remove-cancel-device-lock",
     remove_cancel_device_lock_other => "remove-cancel-device-lock-other",
     mutex_trylock => "mutex-trylock",
+    teardown_cancel_under_lock => "teardown-cancel-under-lock",
+    teardown_cancel_after_unlock => "teardown-cancel-after-unlock",
 }
 
 fn has_c_files(dir: &Path) -> bool {

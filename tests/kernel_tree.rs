@@ -212,3 +212,78 @@ fn mlx5_cache_cleanup_is_reported_in_6_1_only() {
         assert_eq!(hits, n, "{var}: {v:#}");
     }
 }
+
+/// cases.md 4 and 5: a guarded self-cancel (gfs2 delete work) and a
+/// `current_work()` guard (avs d0ix work) are not reported as self-waits.
+#[test]
+fn guarded_self_cancels_are_not_reported() {
+    for var in ["WAITCHECK_LINUX_6_12", "WAITCHECK_LINUX_6_1"] {
+        let Some(t) = tree(var) else { continue };
+        for dir in ["fs/gfs2", "sound/soc/intel/avs"] {
+            let (code, v) = waitcheck(&["check", "--format", "json", dir], &t);
+            assert!(code == 0 || code == 1, "{var} {dir}: exit {code}");
+            let selfwaits: Vec<&Value> = findings(&v)
+                .iter()
+                .filter(|f| f["type"] == "WORK_WAITS_FOR_ITSELF")
+                .collect();
+            assert!(selfwaits.is_empty(), "{var} {dir}: {selfwaits:#?}");
+            let d0ix: Vec<&Value> = findings(&v)
+                .iter()
+                .filter(|f| f["cycle"].to_string().contains("d0ix_work"))
+                .collect();
+            assert!(d0ix.is_empty(), "{var} {dir}: {d0ix:#?}");
+        }
+    }
+}
+
+/// cases.md 6: NFIT teardown releases `init_mutex` before cancelling the
+/// scrub work (no finding); moving the cancel back under the mutex, the
+/// historical bug, is reported.
+#[test]
+fn nfit_shutdown_is_reported_only_with_the_cancel_under_the_mutex() {
+    const FIXED: &str =
+        "\tmutex_unlock(&acpi_desc->init_mutex);\n\tcancel_delayed_work_sync(&acpi_desc->dwork);\n";
+    const BUGGY: &str =
+        "\tcancel_delayed_work_sync(&acpi_desc->dwork);\n\tmutex_unlock(&acpi_desc->init_mutex);\n";
+    for var in ["WAITCHECK_LINUX_6_12", "WAITCHECK_LINUX_6_1"] {
+        let Some(t) = tree(var) else { continue };
+        let in_shutdown = |v: &Value| -> usize {
+            findings(v)
+                .iter()
+                .filter(|f| f["location"]["function"] == "acpi_nfit_shutdown")
+                .count()
+        };
+        let (_, v) = waitcheck(&["check", "--format", "json", "drivers/acpi/nfit"], &t);
+        assert_eq!(in_shutdown(&v), 0, "{var}: {v:#}");
+
+        let dir = tempfile::tempdir().expect("tempdir");
+        let nfit = dir.path().join("drivers/acpi/nfit");
+        copy_dir(&t.join("drivers/acpi/nfit"), &nfit);
+        let core = nfit.join("core.c");
+        let text = std::fs::read_to_string(&core).expect("core.c");
+        assert_eq!(
+            text.matches(FIXED).count(),
+            1,
+            "{var}: the fixed order moved"
+        );
+        std::fs::write(&core, text.replace(FIXED, BUGGY)).expect("write");
+        let (code, v) = waitcheck(
+            &["check", "--format", "json", "drivers/acpi/nfit"],
+            dir.path(),
+        );
+        assert_eq!(code, 1, "{var}: {v:#}");
+        let hit = findings(&v)
+            .iter()
+            .find(|f| f["location"]["function"] == "acpi_nfit_shutdown")
+            .unwrap_or_else(|| panic!("{var}: not reported: {v:#}"));
+        assert_eq!(hit["type"], "WORK_WAIT_UNDER_LOCK");
+        assert_eq!(
+            hit["cycle"],
+            serde_json::json!([
+                "lock:acpi_nfit_desc::init_mutex",
+                "work:acpi_nfit_desc::dwork",
+                "lock:acpi_nfit_desc::init_mutex"
+            ])
+        );
+    }
+}

@@ -2,7 +2,7 @@
 //! held there, following if/else, loops, switch, goto and return so that a
 //! lock released on every path before a wait is not held at the wait.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use tree_sitter::Node;
 
@@ -52,6 +52,10 @@ pub struct FnWalker<'a> {
     params: Vec<Param>,
     scopes: Vec<Vec<(String, String)>>,
     aliases: HashMap<String, KeyPath>,
+    /// Locals declared with a `struct`/`union` type: their declared type
+    /// names the class better than whatever untyped value (`void *data`,
+    /// `dev->driver_data`) they were initialised from.
+    typed_locals: HashSet<String>,
     sites: Vec<Site>,
     state: State,
     dead: bool,
@@ -76,6 +80,7 @@ pub fn extract_function(def: Node, src: &[u8], orig: &[u8], rules: &Rules) -> Op
         params: params.clone(),
         scopes: Vec::new(),
         aliases: HashMap::new(),
+        typed_locals: HashSet::new(),
         sites: Vec::new(),
         state: State::default(),
         dead: false,
@@ -211,16 +216,22 @@ impl<'a> FnWalker<'a> {
     }
 
     fn declaration(&mut self, n: Node) {
-        let ty = n
-            .child_by_field_name("type")
-            .map(|t| type_name(t, self.src))
-            .unwrap_or_default();
+        let ty_node = n.child_by_field_name("type");
+        let ty = ty_node.map(|t| type_name(t, self.src)).unwrap_or_default();
+        let aggregate = ty_node.is_some_and(|t| {
+            matches!(t.kind(), "struct_specifier" | "union_specifier") && ty != "<anon>"
+        });
         let mut cur = n.walk();
         let decls: Vec<Node> = n.children_by_field_name("declarator", &mut cur).collect();
         for d in decls {
             let Some((name, _)) = declarator_name(d, self.src) else {
                 continue;
             };
+            if aggregate {
+                self.typed_locals.insert(name.clone());
+            } else {
+                self.typed_locals.remove(&name);
+            }
             if let Some(scope) = self.scopes.last_mut() {
                 scope.push((name.clone(), ty.clone()));
             }
@@ -893,7 +904,7 @@ impl<'a> FnWalker<'a> {
 
     fn ident_path(&self, name: &str) -> KeyPath {
         if let Some(p) = self.aliases.get(name) {
-            return p.clone();
+            return self.typed_alias(name, p);
         }
         if let Some(i) = self.param_index(name) {
             let ty = self.params[i as usize].ty.clone();
@@ -909,6 +920,31 @@ impl<'a> FnWalker<'a> {
             };
         }
         KeyPath::global(name)
+    }
+
+    /// The access path a struct-typed local stands for: a parameter keeps
+    /// its index (callers substitute their argument) but takes the local's
+    /// type (`struct foo *f = data;` with `void *data`); a field path is
+    /// replaced by the declared type, which resolves without knowing the
+    /// field's (often `void *`) type.
+    fn typed_alias(&self, name: &str, alias: &KeyPath) -> KeyPath {
+        let declared = self
+            .local_type(name)
+            .filter(|_| self.typed_locals.contains(name));
+        match (declared, &alias.root) {
+            (Some(ty), Root::Param { index, .. }) if alias.fields.is_empty() => KeyPath {
+                root: Root::Param {
+                    index: *index,
+                    ty: ty.to_string(),
+                },
+                fields: vec![],
+            },
+            (Some(ty), _) if !alias.fields.is_empty() => KeyPath {
+                root: Root::Type(ty.to_string()),
+                fields: vec![],
+            },
+            _ => alias.clone(),
+        }
     }
 
     fn local_type(&self, name: &str) -> Option<&str> {

@@ -97,6 +97,18 @@ impl WaitGraph {
         };
         g.context_edges();
         g.site_edges();
+        if std::env::var_os("WAITCHECK_DUMP_EDGES").is_some() {
+            // A developer's view of the graph: every edge and where it was
+            // seen, on stderr (see ARCHITECTURE.md, "Debugging a miss").
+            for ((a, b), w) in &g.edges {
+                eprintln!(
+                    "edge {} -> {}  in {}",
+                    a.name(),
+                    b.name(),
+                    g.idx.func(w.at).name
+                );
+            }
+        }
         g.cycles = cycles(&g.edges);
         g
     }
