@@ -9,14 +9,15 @@
 //! - per file, a content key ([`content_key`]: xxh3-128 over the relative
 //!   path and the bytes, since facts carry the path) and the file's facts
 //!   ([`Cache::put_many`]);
-//! - per file, `(rel_path, size, mtime_ns, key)` for the stat fast path
-//!   ([`Cache::record_stats`]), and at the end of a run the set of keys the
-//!   run used ([`Cache::retain`]).
+//! - per file on disk, `(stat_path, FileStat, key)` for the stat fast path
+//!   ([`Cache::record_stats`]; `stat_path` names the file on disk and the
+//!   relative path it was analysed as, see [`stat_path`]), and at the end of
+//!   a run the set of keys the run used ([`Cache::retain`]).
 //!
 //! What comes out:
 //! - facts for a key, or `None` ([`Cache::get`], [`Cache::get_many`]): a
 //!   `None` is always safe, the caller parses the file;
-//! - the key recorded for an unchanged `(path, size, mtime)`
+//! - the key recorded for an unchanged `(path, size, mtime, ctime, inode)`
 //!   ([`Cache::lookup_stat`]), so an unchanged tree need not be read;
 //! - warnings to print (from [`Cache::open`]) and counters
 //!   ([`Cache::stats`], [`CacheStats`]).
@@ -39,11 +40,13 @@
 //! cannot open as its own (garbage, truncated, another schema) is moved
 //! aside to `.corrupt` and replaced by an empty one, with a warning.
 //!
-//! The stat fast path can miss an edit that keeps the size and lands within
-//! the file system's mtime granularity of the recorded mtime. As git does
-//! ("racy git"), [`Cache::record_stats`] refuses to record a file whose mtime
-//! is within 2 seconds of the time the cache was opened, or later: such a
-//! file is read again next run.
+//! The stat fast path compares size, mtime, ctime and inode, as git does: a
+//! file rewritten in place with its old mtime restored still has a new
+//! ctime, a file replaced by another has a new inode. It can miss an edit
+//! that keeps the size and lands within the file system's time granularity
+//! of the recorded times. As git does ("racy git"), [`Cache::record_stats`]
+//! refuses to record a file whose mtime or ctime is within 2 seconds of the
+//! time the cache was opened, or later: such a file is read again next run.
 //!
 //! Costs: `open` verifies every page checksum of the file (redb's integrity
 //! check, ~0.7 s for a whole kernel tree's 1 GB file) because a plain open
@@ -92,10 +95,13 @@ const RACY_WINDOW_NS: i128 = 2_000_000_000;
 /// only grows the process; the OS page cache serves re-reads.
 const REDB_CACHE_BYTES: usize = 64 << 20;
 
+/// How many values `put_many` encodes before inserting them.
+const PUT_CHUNK: usize = 1024;
+
 /// Content key -> header + postcard(FileFacts).
 const FACTS: TableDefinition<u128, &[u8]> = TableDefinition::new("facts");
-/// Relative path -> (size, mtime_ns, content key).
-const STATS: TableDefinition<&str, (u64, i128, u128)> = TableDefinition::new("stats");
+/// Stat path -> (size, mtime_ns, ctime_ns, inode, content key).
+const STATS: TableDefinition<&str, (u64, i128, i128, u64, u128)> = TableDefinition::new("stats");
 /// Metadata: `salt`.
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 const SALT_KEY: &str = "salt";
@@ -150,8 +156,70 @@ fn bump(counter: &AtomicU64, n: u64) {
     counter.fetch_add(n, Ordering::Relaxed);
 }
 
-/// One recorded stat: size, mtime in ns since the epoch, content key.
-type StatRow = (u64, i128, u128);
+/// One recorded stat: size, mtime and ctime in ns since the epoch, inode,
+/// content key.
+type StatRow = (u64, i128, i128, u64, u128);
+
+/// What the stat fast path compares: a file whose `FileStat` is the one
+/// recorded is taken as unchanged without reading it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct FileStat {
+    pub size: u64,
+    /// Modification time, ns since the epoch.
+    pub mtime_ns: i128,
+    /// Status change time, ns since the epoch (the mtime where there is none).
+    pub ctime_ns: i128,
+    /// Inode number (0 where there is none).
+    pub ino: u64,
+}
+
+impl FileStat {
+    /// The stat of a file from its metadata.
+    #[cfg(unix)]
+    pub fn of(meta: &fs::Metadata) -> FileStat {
+        use std::os::unix::fs::MetadataExt;
+        let ns = |secs: i64, nanos: i64| i128::from(secs) * 1_000_000_000 + i128::from(nanos);
+        FileStat {
+            size: meta.len(),
+            mtime_ns: ns(meta.mtime(), meta.mtime_nsec()),
+            ctime_ns: ns(meta.ctime(), meta.ctime_nsec()),
+            ino: meta.ino(),
+        }
+    }
+
+    /// The stat of a file from its metadata.
+    #[cfg(not(unix))]
+    pub fn of(meta: &fs::Metadata) -> FileStat {
+        let mtime_ns = meta
+            .modified()
+            .ok()
+            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+            .map_or(0, |d| d.as_nanos() as i128);
+        FileStat {
+            size: meta.len(),
+            mtime_ns,
+            ctime_ns: mtime_ns,
+            ino: 0,
+        }
+    }
+
+    /// The later of mtime and ctime: what the racy rule looks at.
+    fn changed_ns(&self) -> i128 {
+        self.mtime_ns.max(self.ctime_ns)
+    }
+
+    fn row(&self, key: u128) -> StatRow {
+        (self.size, self.mtime_ns, self.ctime_ns, self.ino, key)
+    }
+}
+
+/// The stat table's key for a file: the root its relative path is taken
+/// from and that relative path. The file on disk is `root/rel`; the
+/// relative path is part of the key because facts (and content keys) carry
+/// it, so the same file analysed under another root is another entry.
+pub fn stat_path(root: &Path, rel: &str) -> String {
+    format!("{}\0{rel}", root.display())
+}
 
 /// The facts cache. See the module doc.
 pub struct Cache {
@@ -451,6 +519,20 @@ impl Cache {
             .collect()
     }
 
+    /// A read view for looking facts up one key at a time, from any thread
+    /// (one read transaction for all of them): for a caller that decides
+    /// per file, as it goes, whether to parse.
+    pub fn reader(&self) -> Reader<'_> {
+        let table = match self.begin_read_facts() {
+            Ok(table) => Some(table),
+            Err(_) => {
+                bump(&self.counters.read_errors, 1);
+                None
+            }
+        };
+        Reader { cache: self, table }
+    }
+
     fn begin_read_facts(&self) -> Result<redb::ReadOnlyTable<u128, &'static [u8]>> {
         let txn = self.db.begin_read()?;
         Ok(txn.open_table(FACTS)?)
@@ -505,20 +587,23 @@ impl Cache {
     }
 
     /// Stores facts, all in one write transaction: a crash leaves the old
-    /// state. Encoding runs in parallel before the transaction.
+    /// state. Values are encoded in parallel, a chunk at a time, so the
+    /// encoded bytes of a whole tree are never all in memory at once.
     pub fn put_many(&mut self, entries: Vec<(u128, &FileFacts)>) -> Result<()> {
-        let encoded: Vec<(u128, Vec<u8>)> = entries
-            .into_par_iter()
-            .filter_map(|(key, facts)| Some((key, encode(facts)?)))
-            .collect();
         let txn = self.db.begin_write()?;
         self.flush_deletes(&txn)?;
         let mut written = 0u64;
         {
             let mut table = txn.open_table(FACTS)?;
-            for (key, value) in &encoded {
-                table.insert(key, value.as_slice())?;
-                written += value.len() as u64;
+            for chunk in entries.chunks(PUT_CHUNK) {
+                let encoded: Vec<(u128, Vec<u8>)> = chunk
+                    .par_iter()
+                    .filter_map(|&(key, facts)| Some((key, encode(facts)?)))
+                    .collect();
+                for (key, value) in &encoded {
+                    table.insert(key, value.as_slice())?;
+                    written += value.len() as u64;
+                }
             }
         }
         txn.commit()?;
@@ -550,9 +635,14 @@ impl Cache {
     /// The content key recorded for `rel_path` if its size and mtime are the
     /// ones recorded: the file is then taken as unchanged without reading it.
     /// See the module doc for the race this accepts and how it is narrowed.
-    pub fn lookup_stat(&self, rel_path: &str, size: u64, mtime_ns: i128) -> Option<u128> {
-        let found = match self.stat_index().get(rel_path) {
-            Some(&(s, m, key)) if s == size && m == mtime_ns => Some(key),
+    pub fn lookup_stat(&self, stat_path: &str, stat: FileStat) -> Option<u128> {
+        let found = match self.stat_index().get(stat_path) {
+            Some(&(size, mtime, ctime, ino, key))
+                if (size, mtime, ctime, ino)
+                    == (stat.size, stat.mtime_ns, stat.ctime_ns, stat.ino) =>
+            {
+                Some(key)
+            }
             _ => None,
         };
         let counter = match found {
@@ -586,36 +676,33 @@ impl Cache {
         Ok(index)
     }
 
-    /// Records `(rel_path, size, mtime_ns, key)` rows in one write
-    /// transaction. A row whose mtime is within 2 s of when the cache was
-    /// opened, or later, is refused and any older row for that path removed:
-    /// the file may still change within its mtime's granularity. The open
+    /// Records `(stat_path, stat, key)` rows in one write transaction. A row
+    /// whose mtime or ctime is within 2 s of when the cache was opened, or
+    /// later, is refused and any older row for that path removed: the file
+    /// may still change within its times' granularity. The open
     /// time, not the time of this call, is the reference because it precedes
     /// every read of the run: it refuses all that "2 s before now" would,
     /// and also files edited while the run was parsing. Returns how many
     /// rows were recorded.
-    pub fn record_stats(&mut self, rows: Vec<(String, u64, i128, u128)>) -> Result<usize> {
+    pub fn record_stats(&mut self, rows: Vec<(String, FileStat, u128)>) -> Result<usize> {
         self.record_stats_at(rows, self.opened_ns)
     }
 
-    fn record_stats_at(
-        &mut self,
-        rows: Vec<(String, u64, i128, u128)>,
-        now: i128,
-    ) -> Result<usize> {
+    fn record_stats_at(&mut self, rows: Vec<(String, FileStat, u128)>, now: i128) -> Result<usize> {
         let txn = self.db.begin_write()?;
         self.flush_deletes(&txn)?;
         let mut recorded = Vec::with_capacity(rows.len());
         let mut refused = Vec::new();
         {
             let mut table = txn.open_table(STATS)?;
-            for (path, size, mtime, key) in rows {
-                if mtime > now - RACY_WINDOW_NS {
+            for (path, stat, key) in rows {
+                if stat.changed_ns() > now - RACY_WINDOW_NS {
                     table.remove(path.as_str())?;
                     refused.push(path);
                 } else {
-                    table.insert(path.as_str(), (size, mtime, key))?;
-                    recorded.push((path, (size, mtime, key)));
+                    let row = stat.row(key);
+                    table.insert(path.as_str(), row)?;
+                    recorded.push((path, row));
                 }
             }
         }
@@ -657,7 +744,7 @@ impl Cache {
             } else {
                 facts.retain(|key, _| live.contains(&key))?;
                 let mut stats = txn.open_table(STATS)?;
-                stats.retain(|_, (_, _, key)| live.contains(&key))?;
+                stats.retain(|_, (_, _, _, _, key)| live.contains(&key))?;
                 before - facts.len()?
             }
         };
@@ -690,6 +777,23 @@ impl Cache {
             stat_misses: get(&c.stat_misses),
             stat_refused: get(&c.stat_refused),
             dropped: get(&c.dropped),
+        }
+    }
+}
+
+/// See [`Cache::reader`]. Counts into its cache's counters.
+pub struct Reader<'a> {
+    cache: &'a Cache,
+    /// `None` when the read transaction could not start: every get misses.
+    table: Option<redb::ReadOnlyTable<u128, &'static [u8]>>,
+}
+
+impl Reader<'_> {
+    /// The facts stored for `key`, or `None` (absent, corrupt, unreadable).
+    pub fn get(&self, key: u128) -> Option<FileFacts> {
+        match &self.table {
+            Some(table) => self.cache.read_one(table, key),
+            None => self.cache.miss(),
         }
     }
 }
@@ -734,6 +838,8 @@ mod tests {
                 },
                 held: vec![],
                 not_in_work: vec![],
+                guards: vec![],
+                consts: vec![],
                 text: "mutex_lock(&priv->lock);".into(),
             },
             Site {
@@ -746,6 +852,8 @@ mod tests {
                 },
                 held: vec![0],
                 not_in_work: vec![KeyPath::global("bar_work")],
+                guards: vec![],
+                consts: vec![],
                 text: "cancel_work_sync(&foo_work);".into(),
             },
             Site {
@@ -766,6 +874,8 @@ mod tests {
                 },
                 held: vec![0],
                 not_in_work: vec![],
+                guards: vec![],
+                consts: vec![],
                 text: "helper(priv, cb);".into(),
             },
         ];
@@ -825,6 +935,16 @@ mod tests {
         cache.put_many(refs).expect("put_many");
     }
 
+    /// A stat with ctime equal to mtime and no inode.
+    fn st(size: u64, mtime_ns: i128) -> FileStat {
+        FileStat {
+            size,
+            mtime_ns,
+            ctime_ns: mtime_ns,
+            ino: 0,
+        }
+    }
+
     fn open(dir: &Path, salt: u64) -> (Cache, Vec<String>) {
         Cache::open(dir, salt).expect("open")
     }
@@ -875,7 +995,7 @@ mod tests {
             let (mut cache, _) = open(dir.path(), SALT);
             put(&mut cache, &entries);
             cache
-                .record_stats_at(vec![("a.c".into(), 1, 0, entries[0].0)], i128::MAX)
+                .record_stats_at(vec![("a.c".into(), st(1, 0), entries[0].0)], i128::MAX)
                 .unwrap();
         }
         let (cache, warnings) = open(dir.path(), SALT + 1);
@@ -885,7 +1005,7 @@ mod tests {
         );
         assert_eq!(cache.get(entries[0].0), None);
         assert_eq!(cache.entry_count().unwrap(), 0);
-        assert_eq!(cache.lookup_stat("a.c", 1, 0), None);
+        assert_eq!(cache.lookup_stat("a.c", st(1, 0)), None);
         drop(cache);
         let (_, warnings) = open(dir.path(), SALT + 1);
         assert!(warnings.is_empty(), "{warnings:?}");
@@ -1023,36 +1143,71 @@ mod tests {
         let now = cache.opened_ns;
         let old = now - 60_000_000_000;
         let rows = vec![
-            ("old.c".to_string(), 10, old, 1),
-            ("racy.c".to_string(), 10, now - 1_000_000_000, 2),
-            ("future.c".to_string(), 10, now + 5_000_000_000, 3),
+            ("old.c".to_string(), st(10, old), 1),
+            ("racy.c".to_string(), st(10, now - 1_000_000_000), 2),
+            ("future.c".to_string(), st(10, now + 5_000_000_000), 3),
+            // An old mtime but a recent ctime (touched back): racy too.
+            (
+                "ctime.c".to_string(),
+                FileStat {
+                    ctime_ns: now,
+                    ..st(10, old)
+                },
+                5,
+            ),
         ];
         assert_eq!(cache.record_stats(rows).unwrap(), 1);
-        assert_eq!(cache.lookup_stat("old.c", 10, old), Some(1));
-        assert_eq!(cache.lookup_stat("old.c", 11, old), None);
-        assert_eq!(cache.lookup_stat("old.c", 10, old + 1), None);
-        assert_eq!(cache.lookup_stat("racy.c", 10, now - 1_000_000_000), None);
-        assert_eq!(cache.lookup_stat("future.c", 10, now + 5_000_000_000), None);
-        assert_eq!(cache.lookup_stat("new.c", 10, old), None);
+        assert_eq!(cache.lookup_stat("old.c", st(10, old)), Some(1));
+        assert_eq!(cache.lookup_stat("old.c", st(11, old)), None);
+        assert_eq!(cache.lookup_stat("old.c", st(10, old + 1)), None);
+        let moved = FileStat {
+            ino: 7,
+            ..st(10, old)
+        };
+        assert_eq!(cache.lookup_stat("old.c", moved), None);
+        let changed = FileStat {
+            ctime_ns: old + 1,
+            ..st(10, old)
+        };
+        assert_eq!(cache.lookup_stat("old.c", changed), None);
+        assert_eq!(
+            cache.lookup_stat("racy.c", st(10, now - 1_000_000_000)),
+            None
+        );
+        assert_eq!(
+            cache.lookup_stat("future.c", st(10, now + 5_000_000_000)),
+            None
+        );
+        assert_eq!(cache.lookup_stat("new.c", st(10, old)), None);
         let stats = cache.stats();
         assert_eq!(
             (stats.stat_hits, stats.stat_misses, stats.stat_refused),
-            (1, 5, 2)
+            (1, 7, 3)
         );
         // A racy record also removes the older row for that path.
         assert_eq!(
             cache
-                .record_stats(vec![("old.c".into(), 10, now, 9)])
+                .record_stats(vec![("old.c".into(), st(10, now), 9)])
                 .unwrap(),
             0
         );
-        assert_eq!(cache.lookup_stat("old.c", 10, old), None);
+        assert_eq!(cache.lookup_stat("old.c", st(10, old)), None);
         cache
-            .record_stats(vec![("old.c".into(), 12, old, 4)])
+            .record_stats(vec![("old.c".into(), st(12, old), 4)])
             .unwrap();
         drop(cache);
         let (cache, _) = open(dir.path(), SALT);
-        assert_eq!(cache.lookup_stat("old.c", 12, old), Some(4));
+        assert_eq!(cache.lookup_stat("old.c", st(12, old)), Some(4));
+    }
+
+    #[test]
+    fn stat_paths_keep_roots_apart() {
+        let a = stat_path(Path::new("/k/linux-6.1"), "drivers/a.c");
+        let b = stat_path(Path::new("/k/linux-6.12"), "drivers/a.c");
+        let c = stat_path(Path::new("/k"), "linux-6.1/drivers/a.c");
+        assert_ne!(a, b);
+        assert_ne!(a, c);
+        assert_eq!(a, stat_path(Path::new("/k/linux-6.1"), "drivers/a.c"));
     }
 
     #[test]
@@ -1065,7 +1220,7 @@ mod tests {
         let rows = entries
             .iter()
             .enumerate()
-            .map(|(i, (key, _))| (format!("f{i}.c"), 1, old, *key))
+            .map(|(i, (key, _))| (format!("f{i}.c"), st(1, old), *key))
             .collect();
         cache.record_stats(rows).unwrap();
         // 10 stored, 5 live: not over 2x, nothing dropped.
@@ -1078,9 +1233,40 @@ mod tests {
         assert_eq!(cache.entry_count().unwrap(), 2);
         assert_eq!(cache.get(entries[1].0).as_ref(), Some(&entries[1].1));
         assert_eq!(cache.get(entries[2].0), None);
-        assert_eq!(cache.lookup_stat("f1.c", 1, old), Some(entries[1].0));
-        assert_eq!(cache.lookup_stat("f2.c", 1, old), None);
+        assert_eq!(cache.lookup_stat("f1.c", st(1, old)), Some(entries[1].0));
+        assert_eq!(cache.lookup_stat("f2.c", st(1, old)), None);
         assert_eq!(cache.stats().dropped, 8);
+    }
+
+    #[test]
+    fn reader_gets_from_rayon_and_counts() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut cache, _) = open(dir.path(), SALT);
+        let entries = corpus(50);
+        put(&mut cache, &entries);
+        let reader = cache.reader();
+        let got: Vec<Option<FileFacts>> = entries
+            .par_iter()
+            .map(|(key, _)| reader.get(*key))
+            .collect();
+        for ((_, want), got) in entries.iter().zip(&got) {
+            assert_eq!(got.as_ref(), Some(want));
+        }
+        assert_eq!(reader.get(42), None);
+        drop(reader);
+        let stats = cache.stats();
+        assert_eq!((stats.hits, stats.misses), (50, 1));
+    }
+
+    #[test]
+    fn put_many_spans_chunks() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut cache, _) = open(dir.path(), SALT);
+        let entries = corpus(PUT_CHUNK as u32 * 2 + 3);
+        put(&mut cache, &entries);
+        assert_eq!(cache.entry_count().unwrap(), entries.len() as u64);
+        let last = entries.last().unwrap();
+        assert_eq!(cache.get(last.0).as_ref(), Some(&last.1));
     }
 
     #[test]

@@ -295,6 +295,8 @@ fixtures! {
     mutex_trylock => "mutex-trylock",
     teardown_cancel_under_lock => "teardown-cancel-under-lock",
     teardown_cancel_after_unlock => "teardown-cancel-after-unlock",
+    self_cancel_param_guard => "self-cancel-param-guard",
+    self_cancel_param_unguarded => "self-cancel-param-unguarded",
 }
 
 fn has_c_files(dir: &Path) -> bool {

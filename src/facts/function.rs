@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet};
 
 use tree_sitter::Node;
 
-use super::model::{FnValue, Function, KeyPath, Param, Root, Site, SiteKind, Target};
+use super::model::{FnValue, Function, KeyPath, Param, ParamTest, Root, Site, SiteKind, Target};
 use super::syntax::{
     declarator_name, function_declarator, is_static, named_children, pos, snippet, strip_expr,
     text, type_name,
@@ -22,6 +22,8 @@ struct State {
     /// (site index of the acquisition, scope depth that releases it if a guard)
     held: Vec<(u32, Option<usize>)>,
     not_in_work: Vec<KeyPath>,
+    /// Parameter tests known to hold on this path.
+    tests: Vec<ParamTest>,
 }
 
 impl State {
@@ -35,6 +37,7 @@ impl State {
         }
         self.held.sort_unstable();
         self.not_in_work.retain(|k| other.not_in_work.contains(k));
+        self.tests.retain(|t| other.tests.contains(t));
     }
 }
 
@@ -43,6 +46,7 @@ impl State {
 struct Delta {
     holds: Vec<u32>,
     not_in_work: Vec<KeyPath>,
+    tests: Vec<ParamTest>,
 }
 
 pub struct FnWalker<'a> {
@@ -289,6 +293,13 @@ impl<'a> FnWalker<'a> {
             }
         }
         self.state.not_in_work.extend(d.not_in_work.iter().cloned());
+        for t in &d.tests {
+            // A later test of the same parameter replaces an earlier one
+            // only if it says more; contradictions (dead code) keep both.
+            if !self.state.tests.contains(t) {
+                self.state.tests.push(t.clone());
+            }
+        }
     }
 
     fn while_stmt(&mut self, n: Node) {
@@ -342,22 +353,42 @@ impl<'a> FnWalker<'a> {
     }
 
     fn switch_stmt(&mut self, n: Node) {
+        let mut on_param = None;
         if let Some(c) = n.child_by_field_name("condition") {
             self.expr(c);
+            let c = strip_parens(c);
+            if c.kind() == "identifier" {
+                on_param = self.param_index(text(c, self.src));
+            }
         }
         let Some(body) = n.child_by_field_name("body") else {
             return;
         };
         let entry = self.state.clone();
         let entry_dead = self.dead;
+        // Nothing falls into the first case: each case is entered from the
+        // head (with its own facts) or from the case above it.
+        self.dead = true;
         self.exits.push(None);
         self.scopes.push(Vec::new());
         let mut has_default = false;
         for c in named_children(body) {
             if c.kind() == "case_statement" {
                 has_default |= c.child_by_field_name("value").is_none();
-                // Reached from the switch head, or by falling through.
-                self.merge_branch(entry.clone(), entry_dead);
+                // Reached from the switch head (where the parameter switched
+                // on equals the case value), or by falling through.
+                let mut from_head = entry.clone();
+                let value = c.child_by_field_name("value");
+                if let (Some(param), Some(v)) = (on_param, value) {
+                    if let Some(k) = ParamTest::constant(text(v, self.src)) {
+                        from_head.tests.push(ParamTest {
+                            param,
+                            value: Some(k),
+                            equal: true,
+                        });
+                    }
+                }
+                self.merge_branch(from_head, entry_dead);
                 let value = c.child_by_field_name("value").map(|v| v.id());
                 for s in named_children(c) {
                     if Some(s.id()) != value {
@@ -765,8 +796,53 @@ impl<'a> FnWalker<'a> {
             }
             "binary_expression" => self.binary_condition(c),
             "call_expression" => self.try_call(c),
+            "identifier" => match self.param_index(text(c, self.src)) {
+                Some(param) => Self::test_delta(param, None, true),
+                None => Default::default(),
+            },
             _ => Default::default(),
         }
+    }
+
+    /// `p == X` / `X != p` with `p` a parameter and `X` a constant.
+    fn param_comparison(&self, l: Node, r: Node, equal: bool) -> Option<(Delta, Delta)> {
+        let (l, r) = (strip_parens(l), strip_parens(r));
+        let (param, other) = match (l.kind(), r.kind()) {
+            ("identifier", _) if self.param_index(text(l, self.src)).is_some() => (l, r),
+            (_, "identifier") if self.param_index(text(r, self.src)).is_some() => (r, l),
+            _ => return None,
+        };
+        let index = self.param_index(text(param, self.src))?;
+        let c = ParamTest::constant(text(other, self.src))?;
+        if c == "0" {
+            // `p == 0`, `p != NULL`: truthiness.
+            return Some(Self::test_delta(index, None, !equal));
+        }
+        Some(Self::test_delta(index, Some(c), equal))
+    }
+
+    /// The branches of a test: it holds in one, its negation in the other.
+    fn test_delta(param: u32, value: Option<String>, equal: bool) -> (Delta, Delta) {
+        let t = ParamTest {
+            param,
+            value: value.clone(),
+            equal,
+        };
+        let f = ParamTest {
+            param,
+            value,
+            equal: !equal,
+        };
+        (
+            Delta {
+                tests: vec![t],
+                ..Delta::default()
+            },
+            Delta {
+                tests: vec![f],
+                ..Delta::default()
+            },
+        )
     }
 
     fn binary_condition(&self, c: Node) -> (Delta, Delta) {
@@ -782,6 +858,7 @@ impl<'a> FnWalker<'a> {
                 let (t2, _) = self.condition(r);
                 t.holds.extend(t2.holds);
                 t.not_in_work.extend(t2.not_in_work);
+                t.tests.extend(t2.tests);
                 (t, Delta::default())
             }
             "||" => {
@@ -789,9 +866,13 @@ impl<'a> FnWalker<'a> {
                 let (_, e2) = self.condition(r);
                 e.holds.extend(e2.holds);
                 e.not_in_work.extend(e2.not_in_work);
+                e.tests.extend(e2.tests);
                 (Delta::default(), e)
             }
             o @ ("!=" | "==") => {
+                if let Some(d) = self.param_comparison(l, r, o == "==") {
+                    return d;
+                }
                 let work = if self.is_current_work(l) {
                     self.path(r)
                 } else if self.is_current_work(r) {
@@ -803,8 +884,8 @@ impl<'a> FnWalker<'a> {
                     return Default::default();
                 };
                 let d = Delta {
-                    holds: vec![],
                     not_in_work: vec![work],
+                    ..Delta::default()
                 };
                 if o == "!=" {
                     (d, Delta::default())
@@ -847,7 +928,7 @@ impl<'a> FnWalker<'a> {
             .any(|e| matches!(e, Effect::Acquire(r) if r.is_try && r.returns_zero_on_success));
         let d = Delta {
             holds: vec![idx as u32],
-            not_in_work: vec![],
+            ..Delta::default()
         };
         if zero_is_success {
             (Delta::default(), d)
@@ -995,15 +1076,36 @@ impl<'a> FnWalker<'a> {
             None => snippet(n, self.orig),
         };
         let held = self.state.held.iter().map(|h| h.0).collect();
+        let consts = call_constants(n, self.src);
         self.sites.push(Site {
             pos: p,
             kind,
             held,
             not_in_work: self.state.not_in_work.clone(),
+            guards: self.state.tests.clone(),
+            consts,
             text,
         });
         (self.sites.len() - 1) as u32
     }
+}
+
+/// Constant arguments of a call expression (`foo(dev, true, EV_KICK)`).
+fn call_constants(n: Node, src: &[u8]) -> Vec<(u32, String)> {
+    if n.kind() != "call_expression" {
+        return Vec::new();
+    }
+    let Some(args) = n.child_by_field_name("arguments") else {
+        return Vec::new();
+    };
+    named_children(args)
+        .into_iter()
+        .enumerate()
+        .filter_map(|(i, a)| {
+            let c = ParamTest::constant(text(strip_parens(a), src))?;
+            Some((i as u32, c))
+        })
+        .collect()
 }
 
 /// The instance key of an argument-less API (`rtnl_lock()`): the rule's

@@ -145,8 +145,75 @@ pub struct Site {
     pub held: Vec<u32>,
     /// Work items this site provably does not run in (`current_work() != &w`).
     pub not_in_work: Vec<KeyPath>,
+    /// What the enclosing function's parameters must be for the site to
+    /// run (`if (!from_reconnect)`, `case EVENT_KICKOFF:` of a `switch` on
+    /// a parameter). Callers passing a constant that contradicts a test
+    /// never reach the site.
+    pub guards: Vec<ParamTest>,
+    /// Constant arguments of a call (`foo(dev, true)` -> `(1, "1")`),
+    /// normalised by `ParamTest::constant`.
+    pub consts: Vec<(u32, String)>,
     /// The source text of the call, one line, shortened.
     pub text: String,
+}
+
+/// A test of a parameter's value: `p` / `!p` (`value` None, `equal` true /
+/// false), `p == X` / `p != X` (`value` Some(X)).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct ParamTest {
+    pub param: u32,
+    pub value: Option<String>,
+    pub equal: bool,
+}
+
+impl ParamTest {
+    /// The constant an argument or comparison operand stands for: integer
+    /// literals in decimal, `true`/`false`/`NULL` as `1`/`0`, and
+    /// upper-case identifiers (enum constants, macros) as written.
+    pub fn constant(text: &str) -> Option<String> {
+        let t = text.trim();
+        match t {
+            "true" => return Some("1".into()),
+            "false" | "NULL" => return Some("0".into()),
+            _ => {}
+        }
+        let digits = t.trim_end_matches(['u', 'U', 'l', 'L']);
+        let n = if let Some(h) = digits
+            .strip_prefix("0x")
+            .or_else(|| digits.strip_prefix("0X"))
+        {
+            u64::from_str_radix(h, 16).ok()
+        } else {
+            digits.parse::<u64>().ok()
+        };
+        if let Some(n) = n {
+            return Some(n.to_string());
+        }
+        let ident = t
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_uppercase() || c == '_')
+            && t.chars()
+                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+            && t.chars().any(|c| c.is_ascii_uppercase());
+        ident.then(|| t.to_string())
+    }
+
+    /// Does the test hold when the parameter is the constant `c`? `None`
+    /// when that cannot be told (an enum constant against a number).
+    pub fn holds_for(&self, c: &str) -> Option<bool> {
+        let numeric = |s: &str| s.parse::<u64>().is_ok();
+        let is = match &self.value {
+            None if numeric(c) => c != "0",
+            None => return None,
+            Some(v) if v == c => true,
+            // Two different numbers, or two different enum constants
+            // (distinct names of one enum are distinct values).
+            Some(v) if numeric(v) == numeric(c) => false,
+            Some(_) => return None,
+        };
+        Some(is == self.equal)
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

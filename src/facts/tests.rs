@@ -235,3 +235,72 @@ fn argument_less_global_locks_pair_by_rule_key() {
         ["guard(rtnl)()"]
     );
 }
+
+#[test]
+fn parameter_constants_are_normalised() {
+    use crate::facts::model::ParamTest;
+    assert_eq!(ParamTest::constant("true").as_deref(), Some("1"));
+    assert_eq!(ParamTest::constant("NULL").as_deref(), Some("0"));
+    assert_eq!(ParamTest::constant("0x10UL").as_deref(), Some("16"));
+    assert_eq!(
+        ParamTest::constant("EV_KICKOFF").as_deref(),
+        Some("EV_KICKOFF")
+    );
+    assert_eq!(ParamTest::constant("dev"), None);
+    assert_eq!(ParamTest::constant("a + 1"), None);
+}
+
+#[test]
+fn parameter_tests_decide_only_what_they_can() {
+    use crate::facts::model::ParamTest;
+    let truthy = ParamTest {
+        param: 1,
+        value: None,
+        equal: true,
+    };
+    assert_eq!(truthy.holds_for("1"), Some(true));
+    assert_eq!(truthy.holds_for("0"), Some(false));
+    assert_eq!(truthy.holds_for("EV_IDLE"), None);
+    let kick = ParamTest {
+        param: 1,
+        value: Some("EV_KICKOFF".into()),
+        equal: true,
+    };
+    assert_eq!(kick.holds_for("EV_KICKOFF"), Some(true));
+    assert_eq!(kick.holds_for("EV_IDLE"), Some(false));
+    assert_eq!(kick.holds_for("3"), None);
+    let not_three = ParamTest {
+        param: 0,
+        value: Some("3".into()),
+        equal: false,
+    };
+    assert_eq!(not_three.holds_for("3"), Some(false));
+    assert_eq!(not_three.holds_for("4"), Some(true));
+}
+
+#[test]
+fn sites_carry_the_parameter_tests_of_their_branch() {
+    let src = "void f(struct c *c, bool sync, int ev)\n{\n\tif (!sync)\n\t\treturn;\n\tswitch (ev) {\n\tcase EV_A:\n\t\tcancel_work_sync(&c->w);\n\t\tbreak;\n\tdefault:\n\t\tflush_work(&c->w);\n\t}\n\tg(c, true, EV_B);\n}\n";
+    let ff = facts(src);
+    let f = &ff.functions[0];
+    let cancel = site(f, "cancel_work_sync");
+    assert!(cancel
+        .guards
+        .iter()
+        .any(|t| t.param == 1 && t.value.is_none() && t.equal));
+    assert!(cancel
+        .guards
+        .iter()
+        .any(|t| t.param == 2 && t.value.as_deref() == Some("EV_A")));
+    let flush = site(f, "flush_work");
+    assert!(
+        !flush.guards.iter().any(|t| t.param == 2),
+        "{:?}",
+        flush.guards
+    );
+    let call = site(f, "g(");
+    assert_eq!(
+        call.consts,
+        vec![(1, "1".to_string()), (2, "EV_B".to_string())]
+    );
+}

@@ -241,6 +241,9 @@ impl Index {
                 continue;
             }
             match self.field_type(&cur, f) {
+                // Through an untyped pointer (`priv->data->lock` with a
+                // `void *data`) the rest of the path names no class.
+                Some("void") => return None,
                 Some(t) if !t.is_empty() && t != "<anon>" => {
                     key_before = Some(format!("{cur}::{f}"));
                     cur = t.to_string();

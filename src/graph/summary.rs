@@ -9,7 +9,7 @@ use petgraph::algo::tarjan_scc;
 use petgraph::graph::{DiGraph, NodeIndex};
 
 use super::index::{FnId, Index, Resource};
-use crate::facts::model::{FnValue, KeyPath, Root, Site, SiteKind, Target};
+use crate::facts::model::{FnValue, KeyPath, ParamTest, Root, Site, SiteKind, Target};
 use crate::rules::{ResourceKind, WaitMode};
 
 /// Summaries are capped per function: a function reaching more distinct
@@ -76,18 +76,60 @@ pub struct Eff {
     /// Reached through a devres action: runs at devres release, not at the
     /// registration site.
     pub devres: bool,
+    /// What this function's parameters must be for the effect to happen
+    /// (callers passing a contradicting constant do not reach it).
+    pub guards: Vec<ParamTest>,
     pub via: Via,
 }
 
+type DedupKey = (EffKind, EKey, Option<Resource>, bool, Vec<ParamTest>);
+
 impl Eff {
-    fn dedup_key(&self) -> (EffKind, EKey, Option<Resource>, bool) {
+    fn dedup_key(&self) -> DedupKey {
         (
             self.kind,
             self.key.clone(),
             self.unless_in.clone(),
             self.devres,
+            self.guards.clone(),
         )
     }
+}
+
+/// A callee effect's guards in the caller's terms, given the call's
+/// constant arguments and argument paths: `None` when a constant
+/// contradicts a guard (the caller never reaches the effect); guards on
+/// parameters the caller passes its own parameter for are carried up;
+/// guards the caller's arguments do not decide are dropped (the effect may
+/// happen).
+fn rebase_guards(
+    guards: &[ParamTest],
+    consts: &[(u32, String)],
+    args: &[(u32, KeyPath)],
+) -> Option<Vec<ParamTest>> {
+    let mut out = Vec::new();
+    for t in guards {
+        if let Some((_, c)) = consts.iter().find(|(i, _)| *i == t.param) {
+            if t.holds_for(c) == Some(false) {
+                return None;
+            }
+            continue;
+        }
+        let passed = args.iter().find(|(i, _)| *i == t.param).map(|(_, p)| p);
+        if let Some(KeyPath {
+            root: Root::Param { index, .. },
+            fields,
+        }) = passed
+        {
+            if fields.is_empty() {
+                out.push(ParamTest {
+                    param: *index,
+                    ..t.clone()
+                });
+            }
+        }
+    }
+    Some(out)
 }
 
 pub struct Summaries {
@@ -182,6 +224,7 @@ pub fn site_effects(idx: &Index, s: &Summaries, f: FnId, si: u32, site: &Site) -
         key,
         unless_in,
         devres: false,
+        guards: Vec::new(),
         via: Via::Site(si),
     };
     match &site.kind {
@@ -221,7 +264,16 @@ pub fn site_effects(idx: &Index, s: &Summaries, f: FnId, si: u32, site: &Site) -
             args,
         } => {
             for g in idx.resolve_call(file, callee) {
-                through_call(idx, s, f, si, g, fn_args, args, false, &mut out);
+                through_call(
+                    idx,
+                    s,
+                    f,
+                    si,
+                    g,
+                    (fn_args, args, &site.consts),
+                    false,
+                    &mut out,
+                );
             }
         }
         SiteKind::Indirect {
@@ -230,7 +282,16 @@ pub fn site_effects(idx: &Index, s: &Summaries, f: FnId, si: u32, site: &Site) -
             args,
         } => {
             for g in slot_targets(idx, &s.slots, file, p) {
-                through_call(idx, s, f, si, g, fn_args, args, false, &mut out);
+                through_call(
+                    idx,
+                    s,
+                    f,
+                    si,
+                    g,
+                    (fn_args, args, &site.consts),
+                    false,
+                    &mut out,
+                );
             }
         }
         SiteKind::Devres {
@@ -238,13 +299,32 @@ pub fn site_effects(idx: &Index, s: &Summaries, f: FnId, si: u32, site: &Site) -
             ..
         } => {
             for g in idx.resolve_call(file, name) {
-                through_call(idx, s, f, si, g, &[], &[], true, &mut out);
+                through_call(idx, s, f, si, g, (&[], &[], &[]), true, &mut out);
             }
         }
         _ => {}
     }
+    // The site's own guards hold for everything it leads to.
+    if !site.guards.is_empty() {
+        for e in &mut out {
+            for t in &site.guards {
+                if !e.guards.contains(t) {
+                    e.guards.push(t.clone());
+                }
+            }
+            e.guards.sort();
+        }
+    }
     out
 }
+
+/// What a call passes: function-valued arguments, argument access paths,
+/// constant arguments.
+type CallArgs<'a> = (
+    &'a [(u32, FnValue)],
+    &'a [(u32, KeyPath)],
+    &'a [(u32, String)],
+);
 
 fn param_marker(i: u32) -> EKey {
     EKey::Param {
@@ -264,8 +344,7 @@ fn through_call(
     f: FnId,
     si: u32,
     g: FnId,
-    fn_args: &[(u32, FnValue)],
-    args: &[(u32, KeyPath)],
+    (fn_args, args, consts): CallArgs,
     devres: bool,
     out: &mut Vec<Eff>,
 ) {
@@ -292,6 +371,7 @@ fn through_call(
                                 key,
                                 unless_in: te.unless_in.clone(),
                                 devres: devres || te.devres || e.devres,
+                                guards: Vec::new(),
                                 via: Via::Callback {
                                     site: si,
                                     callee: g,
@@ -308,6 +388,7 @@ fn through_call(
                     key: param_marker(*j),
                     unless_in: None,
                     devres: devres || e.devres,
+                    guards: Vec::new(),
                     via,
                 }),
                 None => {}
@@ -317,11 +398,15 @@ fn through_call(
         let Some(key) = substitute(idx, file, &e.key, args) else {
             continue;
         };
+        let Some(guards) = rebase_guards(&e.guards, consts, args) else {
+            continue;
+        };
         out.push(Eff {
             kind: e.kind,
             key,
             unless_in: e.unless_in.clone(),
             devres: devres || e.devres,
+            guards,
             via,
         });
     }
@@ -483,15 +568,41 @@ pub fn slot_targets(
     let Some(all) = idx.slot(file, p).and_then(|k| slots.get(&k)) else {
         return Vec::new();
     };
-    if all.len() <= MAX_FANOUT {
-        return all.clone();
+    closest_targets(idx, &idx.files[file as usize].path, all)
+}
+
+/// The targets of an indirect call that the caller most plausibly reaches:
+/// those whose directory shares the longest prefix with the caller's. A
+/// driver calling `sched->ops->free_job()` reaches its own implementation,
+/// not every other driver's; core code (sharing no more with one
+/// implementation than with another) reaches them all, up to `MAX_FANOUT`
+/// (beyond that, only its own directory's).
+fn closest_targets(idx: &Index, caller: &str, all: &[FnId]) -> Vec<FnId> {
+    let caller_dir = parent_dir(caller);
+    let depth = |t: FnId| common_dirs(caller_dir, parent_dir(idx.path_of(t)));
+    let best = all.iter().map(|t| depth(*t)).max().unwrap_or(0);
+    let shared = all.iter().map(|t| depth(*t)).min().unwrap_or(0);
+    let closest: Vec<FnId> = if best > shared {
+        all.iter().copied().filter(|t| depth(*t) == best).collect()
+    } else {
+        all.to_vec()
+    };
+    if closest.len() <= MAX_FANOUT {
+        return closest;
     }
-    let dir = parent_dir(&idx.files[file as usize].path);
-    all.iter()
-        .copied()
-        .filter(|t| parent_dir(idx.path_of(*t)) == dir)
+    closest
+        .into_iter()
+        .filter(|t| parent_dir(idx.path_of(*t)) == caller_dir)
         .take(MAX_FANOUT)
         .collect()
+}
+
+/// How many leading directory components two directories share.
+fn common_dirs(a: &str, b: &str) -> usize {
+    a.split('/')
+        .zip(b.split('/'))
+        .take_while(|(x, y)| x == y && !x.is_empty())
+        .count()
 }
 
 fn parent_dir(path: &str) -> &str {
