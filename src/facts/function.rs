@@ -60,6 +60,8 @@ pub struct FnWalker<'a> {
     /// names the class better than whatever untyped value (`void *data`,
     /// `dev->driver_data`) they were initialised from.
     typed_locals: HashSet<String>,
+    /// The function's name: names its function-scope static objects.
+    fn_name: String,
     sites: Vec<Site>,
     state: State,
     dead: bool,
@@ -85,6 +87,7 @@ pub fn extract_function(def: Node, src: &[u8], orig: &[u8], rules: &Rules) -> Op
         scopes: Vec::new(),
         aliases: HashMap::new(),
         typed_locals: HashSet::new(),
+        fn_name: name.clone(),
         sites: Vec::new(),
         state: State::default(),
         dead: false,
@@ -235,6 +238,13 @@ impl<'a> FnWalker<'a> {
                 self.typed_locals.insert(name.clone());
             } else {
                 self.typed_locals.remove(&name);
+            }
+            if is_macro_object(&ty) {
+                // `static DEFINE_MUTEX(lock);` inside a function: one object
+                // for the whole kernel, named after its function (two
+                // functions' `lock`s are two locks).
+                let key = KeyPath::global(&format!("{}::{name}", self.fn_name));
+                self.aliases.insert(name.clone(), key);
             }
             if let Some(scope) = self.scopes.last_mut() {
                 scope.push((name.clone(), ty.clone()));
@@ -1088,6 +1098,15 @@ impl<'a> FnWalker<'a> {
         });
         (self.sites.len() - 1) as u32
     }
+}
+
+/// `DEFINE_MUTEX`, `DECLARE_COMPLETION`, ...: a macro that declares the
+/// object named in its parentheses (parsed as that object's "type").
+fn is_macro_object(ty: &str) -> bool {
+    (ty.starts_with("DEFINE_") || ty.starts_with("DECLARE_"))
+        && ty
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
 }
 
 /// Constant arguments of a call expression (`foo(dev, true, EV_KICK)`).

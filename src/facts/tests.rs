@@ -1,6 +1,6 @@
 //! Unit tests of fact extraction on small, freshly written kernel-style C.
 
-use super::model::{FileFacts, FnValue, Function, Root, Site, SiteKind, Target};
+use super::model::{FileFacts, FnValue, Function, KeyPath, Root, Site, SiteKind, Target};
 use crate::rules::Rules;
 
 fn facts(src: &str) -> FileFacts {
@@ -303,4 +303,32 @@ fn sites_carry_the_parameter_tests_of_their_branch() {
         call.consts,
         vec![(1, "1".to_string()), (2, "EV_B".to_string())]
     );
+}
+
+#[test]
+fn function_scope_static_locks_are_named_after_their_function() {
+    let src =
+        "int f(void)\n{\n\tstatic DEFINE_MUTEX(lock);\n\tmutex_lock(&lock);\n\treturn 0;\n}\n";
+    let ff = facts(src);
+    let SiteKind::Acquire { key, .. } = &site(func(&ff, "f"), "mutex_lock").kind else {
+        panic!("not an acquire");
+    };
+    assert_eq!(key, &KeyPath::global("f::lock"));
+}
+
+#[test]
+fn struct_locals_take_their_declared_type_over_an_untyped_source() {
+    let src = "void shut(void *data)\n{\n\tstruct foo *f = data;\n\tmutex_lock(&f->lock);\n}\n";
+    let ff = facts(src);
+    let SiteKind::Acquire { key, .. } = &site(func(&ff, "shut"), "mutex_lock").kind else {
+        panic!("not an acquire");
+    };
+    assert_eq!(
+        key.root,
+        Root::Param {
+            index: 0,
+            ty: "foo".into()
+        }
+    );
+    assert_eq!(key.fields, vec!["lock".to_string()]);
 }

@@ -18,6 +18,11 @@ pub struct Resource {
     /// For a file-static global, the file that owns it (same name in two
     /// files is two objects).
     pub file: Option<u32>,
+    /// For a device lock, the directory of the code that names it. A
+    /// device-lock class is per driver: `platform_device::dev` held by one
+    /// driver and needed by another driver's pending probe are two
+    /// devices' locks, so they must not meet in one cycle.
+    pub dir: Option<u32>,
 }
 
 impl Resource {
@@ -26,6 +31,7 @@ impl Resource {
             kind: ResourceKind::Probe,
             key: String::new(),
             file: None,
+            dir: None,
         }
     }
 
@@ -54,6 +60,8 @@ pub struct Index {
     /// types too generic to name a class alone.
     work_wrappers: HashSet<String>,
     generic: HashSet<String>,
+    /// Per file, the id of its directory (scopes device-lock classes).
+    file_dirs: Vec<u32>,
 }
 
 impl Index {
@@ -68,9 +76,14 @@ impl Index {
             globals: HashMap::new(),
             statics: HashMap::new(),
             files: Vec::new(),
+            file_dirs: Vec::new(),
         };
+        let mut dirs: HashMap<&str, u32> = HashMap::new();
         for (fi, f) in files.iter().enumerate() {
             idx.add_file(fi as u32, f);
+            let dir = f.path.rsplit_once('/').map_or("", |(d, _)| d);
+            let next = dirs.len() as u32;
+            idx.file_dirs.push(*dirs.entry(dir).or_insert(next));
         }
         idx.files = files;
         idx
@@ -178,10 +191,14 @@ impl Index {
             Root::Type(t) => (self.walk_fields(t, &path.fields)?, None),
             Root::Param { ty, .. } => (self.walk_fields(ty, &path.fields)?, None),
         };
+        let dir = (kind == ResourceKind::DeviceLock)
+            .then(|| self.file_dirs.get(file as usize).copied())
+            .flatten();
         Some(Resource {
             kind,
             key,
             file: scope,
+            dir,
         })
     }
 

@@ -241,6 +241,7 @@ pub fn site_effects(idx: &Index, s: &Summaries, f: FnId, si: u32, site: &Site) -
                     kind: *res,
                     key: String::new(),
                     file: None,
+                    dir: None,
                 })),
                 Some(p) => ekey(idx, file, *res, p),
             };
