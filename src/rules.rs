@@ -144,6 +144,11 @@ pub struct AcquireRule {
     pub shared: bool,
     #[serde(default)]
     pub returns_zero_on_success: bool,
+    /// Not an acquisition but an assertion that the caller already holds
+    /// the lock (`lockdep_assert_held()`): held from here on, never waited
+    /// for here.
+    #[serde(default)]
+    pub asserted: bool,
     /// The instance key of an API without an argument (`rtnl_lock()`):
     /// lock and unlock entries name the same key so they pair up.
     #[serde(default)]
@@ -442,6 +447,18 @@ impl Rules {
     /// The effects of calling `name` (empty when the model knows nothing).
     pub fn effects(&self, name: &str) -> &[Effect] {
         self.by_call.get(name).map(Vec::as_slice).unwrap_or(&[])
+    }
+
+    /// Calls that assert a hold rather than take it (`asserted = true`).
+    pub fn asserting_calls(&self) -> std::collections::HashSet<String> {
+        self.by_call
+            .iter()
+            .filter(|(_, effs)| {
+                effs.iter()
+                    .any(|e| matches!(e, Effect::Acquire(r) if r.asserted))
+            })
+            .map(|(name, _)| name.clone())
+            .collect()
     }
 
     /// Is `name` anything the model knows (fast pre-check on the hot path)?

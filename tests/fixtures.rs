@@ -297,6 +297,11 @@ fixtures! {
     teardown_cancel_after_unlock => "teardown-cancel-after-unlock",
     self_cancel_param_guard => "self-cancel-param-guard",
     self_cancel_param_unguarded => "self-cancel-param-unguarded",
+    wq_flush_under_lock => "wq-flush-under-lock",
+    wq_flush_after_unlock => "wq-flush-after-unlock",
+    lockdep_assert_cancel => "lockdep-assert-cancel",
+    lockdep_assert_other_lock => "lockdep-assert-other-lock",
+    remove_waits_for_probes => "remove-waits-for-probes",
 }
 
 fn has_c_files(dir: &Path) -> bool {

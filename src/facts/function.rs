@@ -678,15 +678,17 @@ impl<'a> FnWalker<'a> {
                     return;
                 };
                 let key = key.unwrap_or_else(|| named(api, r.key.as_deref(), &r.calls));
+                // An assertion is recorded like a trylock that succeeded:
+                // no wait (no acquire effect), held from here on.
                 let kind = SiteKind::Acquire {
                     res: r.resource,
                     key,
-                    is_try: r.is_try,
+                    is_try: r.is_try || r.asserted,
                     shared: r.shared,
                     api: api.to_string(),
                 };
                 let idx = self.push_site(n, kind, None);
-                if !r.is_try {
+                if !r.is_try || r.asserted {
                     self.state.held.push((idx, None));
                 }
             }

@@ -38,7 +38,10 @@ fn priority(r: &Resource) -> u8 {
 
 fn orient(cycle: &[Resource]) -> Vec<Resource> {
     let n = cycle.len();
+    // An edge out of a queue is "this work was queued on it", not a wait a
+    // developer wrote: never the first, reported edge.
     let start = (0..n)
+        .filter(|&i| cycle[i].kind != ResourceKind::Workqueue)
         .min_by_key(|&i| (priority(&cycle[(i + 1) % n]), i))
         .unwrap_or(0);
     (0..n).map(|i| cycle[(start + i) % n].clone()).collect()
@@ -82,7 +85,18 @@ fn finding(g: &WaitGraph, cycle: &[Resource]) -> Option<Finding> {
     })
 }
 
-fn classify(c: &[Resource]) -> &'static str {
+fn classify(cycle: &[Resource]) -> &'static str {
+    // A queue followed by a work queued on it is a wait for that work
+    // (`flush_workqueue(wq)` with the work on `wq`): classify as the work.
+    let n = cycle.len();
+    let c: Vec<&Resource> = (0..n)
+        .filter(|&i| {
+            !(cycle[i].kind == ResourceKind::Workqueue
+                && cycle[(i + 1) % n].kind == ResourceKind::Work
+                && n > 1)
+        })
+        .map(|i| &cycle[i])
+        .collect();
     let has = |k: ResourceKind| c.iter().any(|r| r.kind == k);
     let only = |a: ResourceKind, b: ResourceKind| c.iter().all(|r| r.kind == a || r.kind == b);
     if c.len() == 1 && c[0].kind == ResourceKind::Work {
@@ -203,10 +217,30 @@ fn edge_steps(g: &WaitGraph, edge: usize, w: &Witness, target: &Resource, out: &
             out.push(step(
                 loc(g, *f, s.pos),
                 Role::Hold,
-                format!("{} takes it; still held below", s.text),
+                match &s.kind {
+                    SiteKind::Acquire { is_try: true, .. } => {
+                        format!("{}: held from here on", s.text)
+                    }
+                    _ => format!("{} takes it; still held below", s.text),
+                },
                 edge,
                 0,
             ));
+        }
+        Hold::Queued { f, site } => {
+            let s = &g.idx.func(*f).sites[*site as usize];
+            out.push(step(
+                loc(g, *f, s.pos),
+                Role::Queue,
+                format!(
+                    "{} puts {} on this queue: waiting for the queue waits for it",
+                    s.text,
+                    target.name()
+                ),
+                edge,
+                0,
+            ));
+            return;
         }
     }
     if let Some(e) = &w.eff {

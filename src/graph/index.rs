@@ -23,6 +23,11 @@ pub struct Resource {
     /// driver and needed by another driver's pending probe are two
     /// devices' locks, so they must not meet in one cycle.
     pub dir: Option<u32>,
+    /// The device lock a probe, remove or shutdown callback holds for its
+    /// own bound device. A pending probe never needs it: the device is
+    /// being probed, or is bound, by the holder itself. Waiting for the
+    /// device lock class waits for this one too.
+    pub bound: bool,
 }
 
 impl Resource {
@@ -32,6 +37,7 @@ impl Resource {
             key: String::new(),
             file: None,
             dir: None,
+            bound: false,
         }
     }
 
@@ -199,6 +205,7 @@ impl Index {
             key,
             file: scope,
             dir,
+            bound: false,
         })
     }
 

@@ -9,7 +9,7 @@
 pub mod index;
 pub mod summary;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 
 use petgraph::algo::tarjan_scc;
 use petgraph::graph::{DiGraph, NodeIndex};
@@ -68,6 +68,9 @@ pub enum Hold {
     Site { f: FnId, site: u32 },
     /// The driver core takes the device lock before a probe is counted.
     DriverCore(usize),
+    /// The work was queued on the queue at this site: flushing, draining
+    /// or destroying the queue waits for it.
+    Queued { f: FnId, site: u32 },
 }
 
 /// One witness for an edge `A -> B`: who holds A, and the chain from the
@@ -82,6 +85,8 @@ pub struct Witness {
 
 pub struct WaitGraph {
     pub idx: Index,
+    /// Calls that assert a hold instead of taking it (from the rules).
+    asserts: HashSet<String>,
     pub sums: Summaries,
     pub contexts: Vec<Context>,
     pub edges: BTreeMap<(Resource, Resource), Witness>,
@@ -97,6 +102,7 @@ impl WaitGraph {
         let sums = summary::compute(&idx, &entries);
         let mut g = WaitGraph {
             idx,
+            asserts: rules.asserting_calls(),
             sums,
             contexts,
             edges: BTreeMap::new(),
@@ -104,6 +110,7 @@ impl WaitGraph {
         };
         g.context_edges();
         g.site_edges();
+        g.queue_edges();
         if std::env::var_os("WAITCHECK_DUMP_EDGES").is_some() {
             // A developer's view of the graph: every edge and where it was
             // seen, on stderr (see ARCHITECTURE.md, "Debugging a miss").
@@ -131,6 +138,23 @@ impl WaitGraph {
     }
 
     fn add_edge(&mut self, from: Resource, to: Resource, w: Witness) {
+        if to.kind == ResourceKind::DeviceLock
+            && !to.bound
+            && !matches!(w.hold, Hold::DriverCore(_))
+        {
+            // Whoever waits for a device lock class may wait for the one a
+            // remove or probe holds for its bound device; only a pending
+            // probe (the driver-core edge) never does.
+            let bound = Resource {
+                bound: true,
+                ..to.clone()
+            };
+            self.add_edge_once(from.clone(), bound, w.clone());
+        }
+        self.add_edge_once(from, to, w);
+    }
+
+    fn add_edge_once(&mut self, from: Resource, to: Resource, w: Witness) {
         if is_lock(&from) && is_lock(&to) {
             // Lock-order cycles among locks alone are lockdep's domain (and
             // type-level keys cannot tell nested instances apart); a cycle
@@ -146,8 +170,12 @@ impl WaitGraph {
             // chains are joins of unrelated paths through generic code.
             return;
         }
+        // Prefer a witness without devres indirection, then one whose hold
+        // is a real acquisition (a reviewer wants to see who takes the lock,
+        // not a `lockdep_assert_held()`), then the shortest.
         let better = |old: &Witness, new: &Witness, g: &WaitGraph| {
-            (new.devres, g.witness_len(new)) < (old.devres, g.witness_len(old))
+            let rank = |w: &Witness| (w.devres, g.is_assertion(w), g.witness_len(w));
+            rank(new) < rank(old)
         };
         let key = (from, to);
         match self.edges.get(&key) {
@@ -155,6 +183,18 @@ impl WaitGraph {
             _ => {
                 self.edges.insert(key, w);
             }
+        }
+    }
+
+    /// Is the witness's hold an assertion (`lockdep_assert_held()`) rather
+    /// than an acquisition?
+    fn is_assertion(&self, w: &Witness) -> bool {
+        let Hold::Site { f, site } = w.hold else {
+            return false;
+        };
+        match self.idx.func(f).sites.get(site as usize).map(|s| &s.kind) {
+            Some(SiteKind::Acquire { api, .. }) => self.asserts.contains(api),
+            _ => false,
         }
     }
 
@@ -242,9 +282,44 @@ impl WaitGraph {
                         eff: Some(e.clone()),
                         devres: e.devres,
                     };
-                    self.add_edge(h.clone(), target.clone(), w);
+                    let mut from = h.clone();
+                    from.bound = h.kind == ResourceKind::DeviceLock;
+                    self.add_edge(from, target.clone(), w);
                 }
             }
+        }
+    }
+
+    /// `queue_work(wq, &w)`: waiting for the queue (`flush_workqueue(wq)`,
+    /// `flush_scheduled_work()` for `schedule_work()`) waits for `w`.
+    fn queue_edges(&mut self) {
+        let mut found = Vec::new();
+        for f in 0..self.idx.fns.len() as FnId {
+            let file = self.idx.file_of(f);
+            for (si, site) in self.idx.func(f).sites.iter().enumerate() {
+                let SiteKind::Queue {
+                    key,
+                    queue: Some(q),
+                    ..
+                } = &site.kind
+                else {
+                    continue;
+                };
+                let wq = self.idx.resolve(file, ResourceKind::Workqueue, q);
+                let work = self.idx.resolve(file, ResourceKind::Work, key);
+                if let (Some(wq), Some(work)) = (wq, work) {
+                    found.push((wq, work, f, si as u32));
+                }
+            }
+        }
+        for (wq, work, f, site) in found {
+            let w = Witness {
+                hold: Hold::Queued { f, site },
+                at: f,
+                eff: None,
+                devres: false,
+            };
+            self.add_edge(wq, work, w);
         }
     }
 

@@ -242,6 +242,7 @@ pub fn site_effects(idx: &Index, s: &Summaries, f: FnId, si: u32, site: &Site) -
                     key: String::new(),
                     file: None,
                     dir: None,
+                    bound: false,
                 })),
                 Some(p) => ekey(idx, file, *res, p),
             };
