@@ -84,6 +84,10 @@ pub enum WaitMode {
     /// Waits only if the handler is already running (`cancel_work_sync`):
     /// still a deadlock when it is.
     Cancel,
+    /// Registers a devres action that cancel-syncs the item when the
+    /// device's resources are released: at unbind, or at once when the
+    /// probe that registered it fails (`devm_delayed_work_autocancel()`).
+    DevresCancel,
 }
 
 /// One parsed rules file, as written.

@@ -302,6 +302,8 @@ fixtures! {
     lockdep_assert_cancel => "lockdep-assert-cancel",
     lockdep_assert_other_lock => "lockdep-assert-other-lock",
     remove_waits_for_probes => "remove-waits-for-probes",
+    devm_autocancel_waits_for_probe => "devm-autocancel-waits-for-probe",
+    devm_autocancel_no_probe_wait => "devm-autocancel-no-probe-wait",
 }
 
 fn has_c_files(dir: &Path) -> bool {

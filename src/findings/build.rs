@@ -4,7 +4,7 @@
 use crate::facts::model::{FnValue, Pos, SiteKind};
 use crate::graph::summary::{EKey, Eff, EffKind, Via};
 use crate::graph::{CtxKind, FnId, Hold, Resource, WaitGraph, Witness};
-use crate::rules::ResourceKind;
+use crate::rules::{ResourceKind, WaitMode};
 
 use super::model::{Finding, Location, Role, Severity, Step};
 
@@ -460,6 +460,19 @@ fn final_text(g: &WaitGraph, kind: &SiteKind, text: &str, top: &Eff) -> (Role, S
     match (kind, top.kind) {
         (_, EffKind::Queue) => (Role::Queue, format!("{text} queues {}", what.name())),
         (SiteKind::Acquire { .. }, _) => (Role::Wait, format!("{text} waits for {}", what.name())),
+        (
+            SiteKind::Wait {
+                mode: WaitMode::DevresCancel,
+                ..
+            },
+            _,
+        ) => {
+            let who = handlers(g, &what).unwrap_or_else(|| what.name());
+            (
+                Role::Wait,
+                format!("{text} adds a devres action that cancel-syncs {}: it waits for {who} to return when devres runs", what.name()),
+            )
+        }
         (_, EffKind::Wait(_)) => {
             let who = match what.kind {
                 ResourceKind::Work => handlers(g, &what)

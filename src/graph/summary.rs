@@ -248,7 +248,15 @@ pub fn site_effects(idx: &Index, s: &Summaries, f: FnId, si: u32, site: &Site) -
             };
             if let Some(k) = k {
                 let unless = unless_in(idx, file, site, &k);
-                out.push(direct(EffKind::Wait(*mode), k, unless));
+                let (mode, devres) = match mode {
+                    // Runs later, in the devres release of the probe.
+                    WaitMode::DevresCancel => (WaitMode::Cancel, true),
+                    m => (*m, false),
+                };
+                out.push(Eff {
+                    devres,
+                    ..direct(EffKind::Wait(mode), k, unless)
+                });
             }
         }
         SiteKind::Queue { key, .. } => {
