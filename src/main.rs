@@ -1,4 +1,4 @@
-//! The `waitcheck` command line: `check`, `explain`, `rules`.
+//! The `waitcheck` command line: `check`, `patch`, `explain`, `rules`.
 //!
 //! Exit codes: 0 no findings, 1 findings, 2 usage, input or rules error.
 
@@ -10,7 +10,8 @@ use anyhow::{Context as _, Result};
 use clap::{Parser, Subcommand, ValueEnum};
 
 use waitcheck::check::{self, Options};
-use waitcheck::report::{self, DiskSources, Format};
+use waitcheck::findings::Finding;
+use waitcheck::report::{self, CheckpatchOptions, Context, DiskSources, Format, Unit};
 use waitcheck::rules::Rules;
 use waitcheck::source::WalkOptions;
 
@@ -54,9 +55,8 @@ struct CheckArgs {
     /// Files or directories to analyse.
     #[arg(value_name = "PATH", default_value = ".")]
     paths: Vec<PathBuf>,
-    /// Output format.
-    #[arg(long, value_enum, default_value_t = FormatArg::Human)]
-    format: FormatArg,
+    #[command(flatten)]
+    output: OutputArgs,
     /// Extra rules directory (its *.toml files), may be repeated.
     #[arg(long = "rules", value_name = "DIR")]
     rules: Vec<PathBuf>,
@@ -87,9 +87,8 @@ struct PatchArgs {
     /// Also list the findings the patch fixes.
     #[arg(long)]
     show_fixed: bool,
-    /// Output format.
-    #[arg(long, value_enum, default_value_t = FormatArg::Human)]
-    format: FormatArg,
+    #[command(flatten)]
+    output: OutputArgs,
     /// Extra rules directory (its *.toml files), may be repeated.
     #[arg(long = "rules", value_name = "DIR")]
     rules: Vec<PathBuf>,
@@ -101,10 +100,95 @@ struct PatchArgs {
     color: ColorArg,
 }
 
+/// What to report and how: shared by `check` and `patch`.
+#[derive(clap::Args)]
+struct OutputArgs {
+    /// Output format [default: human].
+    #[arg(long, value_enum)]
+    format: Option<FormatArg>,
+    /// Report only these finding types (comma-separated).
+    #[arg(long, value_name = "TYPE,...", value_delimiter = ',')]
+    types: Vec<String>,
+    /// Do not report these finding types (comma-separated).
+    #[arg(long, value_name = "TYPE,...", value_delimiter = ',')]
+    ignore: Vec<String>,
+    /// checkpatch: one line per report.
+    #[arg(long)]
+    terse: bool,
+    /// checkpatch: emacs compile window format (`FILE:LINE: ` prefix).
+    #[arg(long)]
+    emacs: bool,
+    /// checkpatch: show the patched file's position, not the input's.
+    #[arg(long)]
+    showfile: bool,
+    /// checkpatch: show the finding type (`WARNING:TYPE:`).
+    #[arg(long)]
+    show_types: bool,
+    /// checkpatch: no headers, verdicts or notes; no summary when clean.
+    #[arg(short = 'q', long)]
+    quiet: bool,
+    /// checkpatch: no `total:` line.
+    #[arg(long)]
+    no_summary: bool,
+}
+
 #[derive(Clone, Copy, ValueEnum)]
 enum FormatArg {
     Human,
     Json,
+    Checkpatch,
+    Sarif,
+    Github,
+    Review,
+}
+
+impl From<FormatArg> for Format {
+    fn from(f: FormatArg) -> Format {
+        match f {
+            FormatArg::Human => Format::Human,
+            FormatArg::Json => Format::Json,
+            FormatArg::Checkpatch => Format::Checkpatch,
+            FormatArg::Sarif => Format::Sarif,
+            FormatArg::Github => Format::Github,
+            FormatArg::Review => Format::Review,
+        }
+    }
+}
+
+impl OutputArgs {
+    fn format(&self) -> Format {
+        self.format.map_or(Format::Human, Format::from)
+    }
+
+    fn checkpatch(&self) -> CheckpatchOptions {
+        CheckpatchOptions {
+            terse: self.terse,
+            emacs: self.emacs,
+            showfile: self.showfile,
+            show_types: self.show_types,
+            quiet: self.quiet,
+            no_summary: self.no_summary,
+            types: self.types.clone(),
+            ignore: self.ignore.clone(),
+        }
+    }
+
+    /// Is a finding of `kind` reported, by `--types` and `--ignore`?
+    fn wanted(&self, kind: &str) -> bool {
+        let listed = |l: &[String]| l.iter().any(|t| t.trim().eq_ignore_ascii_case(kind));
+        (self.types.is_empty() || listed(&self.types)) && !listed(&self.ignore)
+    }
+
+    /// The findings to report; the others are counted in `ignored`.
+    fn filter(&self, findings: Vec<Finding>, ignored: &mut usize) -> Vec<Finding> {
+        let before = findings.len();
+        let kept: Vec<Finding> = findings
+            .into_iter()
+            .filter(|f| self.wanted(&f.kind))
+            .collect();
+        *ignored += before - kept.len();
+        kept
+    }
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -153,30 +237,57 @@ fn run_check(args: CheckArgs) -> Result<u8> {
         walk,
         ..Options::new(args.paths)
     };
-    let outcome = check::run(&opts, &rules)?;
-    let format = match args.format {
-        FormatArg::Human => Format::Human,
-        FormatArg::Json => Format::Json,
-    };
-    let stdout = std::io::stdout();
-    let color = match args.color {
-        ColorArg::Always => true,
-        ColorArg::Never => false,
-        ColorArg::Auto => stdout.is_terminal() && std::env::var_os("NO_COLOR").is_none(),
-    };
+    let mut outcome = check::run(&opts, &rules)?;
+    let format = args.output.format();
+    let findings = std::mem::take(&mut outcome.findings);
+    outcome.findings = args.output.filter(findings, &mut outcome.stats.ignored);
+    outcome.stats.findings = outcome.findings.len();
+    let color = use_color(args.color);
     let sources = DiskSources::new(outcome.root.clone());
-    let mut out = stdout.lock();
-    report::render(
-        format,
-        &outcome.findings,
-        &outcome.stats,
-        &sources,
+    let lines_checked = if format == Format::Checkpatch {
+        lines_in(&opts.paths, &opts.walk)
+    } else {
+        0
+    };
+    let name: Vec<String> = opts.paths.iter().map(|p| p.display().to_string()).collect();
+    let unit = Unit {
+        name: name.join(" "),
+        findings: &outcome.findings,
+        fixed: &[],
+        suppressed: &[],
+        patch: None,
+        sources: &sources,
+        sources_before: None,
+        lines_checked,
+    };
+    let ctx = Context {
+        stats: &outcome.stats,
         color,
-        &mut out,
-    )
-    .context("writing the report")?;
+        patch_mode: false,
+        show_fixed: false,
+        show_suppressed: false,
+        checkpatch: args.output.checkpatch(),
+    };
+    let mut out = std::io::stdout().lock();
+    report::render_units(format, &[unit], &ctx, &mut out).context("writing the report")?;
     out.flush()?;
     Ok(if outcome.findings.is_empty() { 0 } else { 1 })
+}
+
+/// checkpatch's `lines checked` for `check`: the lines of the files
+/// analysed (unreadable ones count none; they are reported as skipped).
+fn lines_in(paths: &[PathBuf], walk: &WalkOptions) -> usize {
+    let Ok(w) = waitcheck::source::walk(paths, walk) else {
+        return 0;
+    };
+    w.files
+        .iter()
+        .filter_map(|f| std::fs::read(f).ok())
+        .map(|b| {
+            b.iter().filter(|&&c| c == b'\n').count()
+                + usize::from(b.last().is_some_and(|&c| c != b'\n'))
+        })
+        .sum()
 }
 
 fn use_color(c: ColorArg) -> bool {
@@ -198,73 +309,80 @@ fn run_patch(args: PatchArgs) -> Result<u8> {
     };
     let opts = PatchOptions {
         input,
-        tree: args.tree,
+        tree: args.tree.clone(),
         jobs: args.jobs,
     };
-    let res = patchcheck::run(&opts, &rules)?;
-    let sources = SeriesSources {
-        root: &res.root,
-        overlay: &res.overlay,
-    };
-    let color = use_color(args.color);
-    let mut out = std::io::stdout().lock();
-    let introduced: usize = res.patches.iter().map(|p| p.introduced.len()).sum();
-    match args.format {
-        FormatArg::Json => {
-            let empty: &[waitcheck::findings::Finding] = &[];
-            let patches: Vec<serde_json::Value> = res
-                .patches
-                .iter()
-                .map(|p| {
-                    serde_json::json!({
-                        "title": p.title,
-                        "introduced": p.introduced,
-                        "fixed": if args.show_fixed { p.fixed.as_slice() } else { empty },
-                    })
-                })
-                .collect();
-            let v = serde_json::json!({ "version": 1, "patches": patches, "stats": res.stats });
-            serde_json::to_writer_pretty(&mut out, &v)?;
-            writeln!(out)?;
-        }
-        FormatArg::Human => {
-            for p in &res.patches {
-                writeln!(
-                    out,
-                    "{}: {} new circular wait(s)",
-                    p.title,
-                    p.introduced.len()
-                )?;
-                if !p.introduced.is_empty() {
-                    report::render(
-                        Format::Human,
-                        &p.introduced,
-                        &res.stats,
-                        &sources,
-                        color,
-                        &mut out,
-                    )?;
-                }
-                if args.show_fixed && !p.fixed.is_empty() {
-                    writeln!(
-                        out,
-                        "{}: fixes {} circular wait(s):",
-                        p.title,
-                        p.fixed.len()
-                    )?;
-                    for f in &p.fixed {
-                        writeln!(
-                            out,
-                            "  fixed: {} {}:{} {}",
-                            f.kind, f.location.path, f.location.line, f.message
-                        )?;
-                    }
-                }
-            }
-        }
+    let mut res = patchcheck::run(&opts, &rules)?;
+    let mut stats = res.stats.clone();
+    for p in &mut res.patches {
+        p.introduced = args
+            .output
+            .filter(std::mem::take(&mut p.introduced), &mut stats.ignored);
+        let mut dropped = 0;
+        p.fixed = args
+            .output
+            .filter(std::mem::take(&mut p.fixed), &mut dropped);
     }
+    let introduced: usize = res.patches.iter().map(|p| p.introduced.len()).sum();
+    stats.findings = introduced;
+    let sources: Vec<(SeriesSources, SeriesSources)> = res
+        .patches
+        .iter()
+        .map(|p| {
+            let at = |overlay| SeriesSources {
+                root: &res.root,
+                overlay,
+            };
+            (at(&p.overlay_before), at(&p.overlay_after))
+        })
+        .collect();
+    let single = res.patches.len() == 1;
+    let units: Vec<Unit> = res
+        .patches
+        .iter()
+        .zip(&sources)
+        .map(|(p, (before, after))| Unit {
+            name: unit_name(&args, p, single),
+            findings: &p.introduced,
+            fixed: &p.fixed,
+            suppressed: &[],
+            patch: Some(&p.text),
+            sources: after,
+            sources_before: Some(before),
+            lines_checked: p.lines_checked,
+        })
+        .collect();
+    let ctx = Context {
+        stats: &stats,
+        color: use_color(args.color),
+        patch_mode: true,
+        show_fixed: args.show_fixed,
+        show_suppressed: false,
+        checkpatch: args.output.checkpatch(),
+    };
+    let mut out = std::io::stdout().lock();
+    report::render_units(args.output.format(), &units, &ctx, &mut out)
+        .context("writing the report")?;
     out.flush()?;
     Ok(if introduced > 0 { 1 } else { 0 })
+}
+
+/// How checkpatch names a patch in its verdict: the file given for a
+/// single patch, `Commit <id> ("subject")` for commits, else the quoted
+/// subject (as checkpatch does for stdin).
+fn unit_name(args: &PatchArgs, p: &waitcheck::patchcheck::PatchResult, single: bool) -> String {
+    if let (Some(id), Some(_)) = (&p.text.commit, &args.git) {
+        let short: String = id.chars().take(12).collect();
+        let subject = p
+            .title
+            .split_once("] ")
+            .map_or(p.title.as_str(), |(_, s)| s);
+        return format!("Commit {short} (\"{subject}\")");
+    }
+    match &args.file {
+        Some(f) if single && f.as_os_str() != "-" => f.display().to_string(),
+        _ => format!("\"{}\"", p.title),
+    }
 }
 
 fn run_explain(kind: Option<String>) -> Result<u8> {

@@ -18,7 +18,7 @@ use anyhow::{bail, Context as _, Result};
 use crate::check::{self, Options, Overlay};
 use crate::findings::Finding;
 use crate::patch::{self, Patch, TouchedLines};
-use crate::report::{SourceText, Stats};
+use crate::report::{HunkText, PatchLine, PatchText, SourceText, Stats};
 use crate::rules::Rules;
 
 /// What one patch of the series did.
@@ -36,6 +36,20 @@ pub struct PatchResult {
     /// For each added line, where it is in the patch input: (path, line) -> input line.
     #[serde(skip)]
     pub patch_lines: BTreeMap<(String, u32), usize>,
+    /// The patch's hunks as the input has them, for reports to point at
+    /// and quote.
+    #[serde(skip)]
+    pub text: PatchText,
+    /// checkpatch's `lines checked` for this patch.
+    #[serde(skip)]
+    pub lines_checked: usize,
+    /// The tree's contents changed so far, before and after this patch:
+    /// its fixed findings point into the first, its new ones into the
+    /// second.
+    #[serde(skip)]
+    pub overlay_before: Arc<Overlay>,
+    #[serde(skip)]
+    pub overlay_after: Arc<Overlay>,
 }
 
 pub struct SeriesResult {
@@ -63,19 +77,30 @@ pub fn run(opts: &PatchOptions, rules: &Rules) -> Result<SeriesResult> {
     let root = tree_root(opts.tree.as_deref())?;
     let (name, bytes) = read_input(&opts.input, &root)?;
     let series = patch::parse_series(&name, &bytes).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let input_lines: Vec<&[u8]> = bytes.split(|&b| b == b'\n').collect();
+    let emacs_name = match &opts.input {
+        Input::Stdin => "-".to_string(),
+        _ => name.clone(),
+    };
     let mut overlay: Overlay = BTreeMap::new();
     let mut results = Vec::new();
     let mut stats = Stats::default();
     for p in series.changes() {
         let scope = scope_of(&root, p);
+        let overlay_before = Arc::new(overlay.clone());
         let before = analyse(&root, &scope, &overlay, opts.jobs, rules)?;
-        let applied = apply(&root, p, &overlay)?;
+        let applied = apply(&root, p, &overlay).with_context(|| name.clone())?;
         for (path, content) in applied.files {
             overlay.insert(path, content);
         }
         let after = analyse(&root, &scope, &overlay, opts.jobs, rules)?;
         stats = after.stats.clone();
-        results.push(diff(p, before.findings, after.findings, applied.touched));
+        let mut r = diff(p, before.findings, after.findings, applied.touched);
+        r.text = patch_text(p, &emacs_name, commit_of(&input_lines, p.start_line));
+        r.lines_checked = lines_checked(p);
+        r.overlay_before = overlay_before;
+        r.overlay_after = Arc::new(overlay.clone());
+        results.push(r);
     }
     if results.is_empty() {
         bail!("{name}: the series holds no patch with changes");
@@ -220,25 +245,104 @@ fn diff(
         fixed,
         touched,
         patch_lines: patch_lines(p),
+        text: PatchText::default(),
+        lines_checked: 0,
+        overlay_before: Arc::default(),
+        overlay_after: Arc::default(),
     }
+}
+
+/// The commit id of a `git format-patch` mail: its first line is
+/// `From <40 hex digits> Mon Sep 17 00:00:00 2001`.
+fn commit_of(input: &[&[u8]], start_line: usize) -> Option<String> {
+    let line = input.get(start_line.checked_sub(1)?)?;
+    let rest = line.strip_prefix(b"From ")?;
+    let id = rest.get(..40)?;
+    let is_hex = id.iter().all(u8::is_ascii_hexdigit);
+    (is_hex && rest.get(40) == Some(&b' ')).then(|| String::from_utf8_lossy(id).into_owned())
+}
+
+/// The hunks of `p` with each line's place in the input and in the file
+/// after the patch.
+fn patch_text(p: &Patch, input: &str, commit: Option<String>) -> PatchText {
+    let mut hunks = Vec::new();
+    for f in &p.files {
+        for h in &f.hunks {
+            let mut new_line = h.new_start;
+            let mut lines = Vec::with_capacity(h.lines.len());
+            let marker_after = old_marker_index(h);
+            for (i, l) in h.lines.iter().enumerate() {
+                // A `\ No newline` marker after the last old line (followed
+                // by added lines) takes one input line.
+                let skip = usize::from(marker_after.is_some_and(|m| i > m));
+                let input_line = h.line + 1 + i + skip;
+                let (marker, text, new) = match l {
+                    patch::HunkLine::Add(t) => ('+', t, Some(new_line)),
+                    patch::HunkLine::Context(t) => (' ', t, Some(new_line)),
+                    patch::HunkLine::Remove(t) => ('-', t, None),
+                };
+                if new.is_some() {
+                    new_line += 1;
+                }
+                lines.push(PatchLine {
+                    input_line,
+                    marker,
+                    text: text.clone(),
+                    new_line: new,
+                });
+            }
+            hunks.push(HunkText {
+                path: f.path().to_string(),
+                lines,
+            });
+        }
+    }
+    PatchText {
+        title: p.title(),
+        author: p.author.clone(),
+        commit,
+        input: input.to_string(),
+        hunks,
+    }
+}
+
+/// Index of the last old-side line of a hunk whose old side ends without a
+/// newline, when new-side lines follow it (git then prints the marker
+/// between them).
+fn old_marker_index(h: &patch::Hunk) -> Option<usize> {
+    if !h.old_missing_newline {
+        return None;
+    }
+    let last_old = h
+        .lines
+        .iter()
+        .rposition(|l| !matches!(l, patch::HunkLine::Add(_)))?;
+    (last_old + 1 < h.lines.len()).then_some(last_old)
+}
+
+/// checkpatch counts, per hunk, its lines up to the last one of the new
+/// side (context or added), removed lines among them included.
+fn lines_checked(p: &Patch) -> usize {
+    p.files
+        .iter()
+        .flat_map(|f| &f.hunks)
+        .map(|h| {
+            h.lines
+                .iter()
+                .rposition(|l| !matches!(l, patch::HunkLine::Remove(_)))
+                .map_or(0, |i| i + 1)
+        })
+        .sum()
 }
 
 /// For every added line: its position in the patch input (for `#N:`).
 fn patch_lines(p: &Patch) -> BTreeMap<(String, u32), usize> {
+    let text = patch_text(p, "", None);
     let mut out = BTreeMap::new();
-    for f in &p.files {
-        let path = f.path().to_string();
-        for h in &f.hunks {
-            let mut new_line = h.new_start;
-            for (i, l) in h.lines.iter().enumerate() {
-                match l {
-                    patch::HunkLine::Add(_) => {
-                        out.insert((path.clone(), new_line), h.line + 1 + i);
-                        new_line += 1;
-                    }
-                    patch::HunkLine::Context(_) => new_line += 1,
-                    patch::HunkLine::Remove(_) => {}
-                }
+    for h in &text.hunks {
+        for l in &h.lines {
+            if let (Some(n), '+') = (l.new_line, l.marker) {
+                out.insert((h.path.clone(), n), l.input_line);
             }
         }
     }

@@ -191,6 +191,7 @@ fn stats(findings: usize) -> Stats {
         resources: 2,
         findings,
         elapsed_ms: 7,
+        ..Stats::default()
     }
 }
 
@@ -303,4 +304,55 @@ fn json_parses_back_into_the_same_findings() {
     assert_eq!(st, stats(2));
     assert_eq!(v["findings"][0]["type"], "PROBE_FLUSH_WAITS_FOR_PROBE");
     assert!(v["findings"][1].get("condition").is_none());
+}
+
+#[test]
+fn every_format_renders_a_finding_whose_files_are_missing() {
+    let src = sources();
+    let f = seed_finding(&src);
+    let none: HashMap<String, String> = HashMap::new();
+    for format in [
+        Format::Checkpatch,
+        Format::Sarif,
+        Format::Github,
+        Format::Review,
+    ] {
+        let text = render_to_string(format, std::slice::from_ref(&f), &stats(1), &none, false);
+        assert!(text.contains("dax_hmem_flush_work()"), "{format:?}: {text}");
+        assert!(!text.contains('\x1b'), "{format:?} is never coloured");
+    }
+    // Without the source, checkpatch still names the place, unquoted.
+    let text = render_to_string(Format::Checkpatch, &[f], &stats(1), &none, false);
+    assert!(
+        text.contains("WARNING: dax_hmem_flush_work() waits for dax_hmem_work from a probe path"),
+        "{text}"
+    );
+    assert!(
+        text.contains("\n#84: FILE: drivers/dax/bus.c:84:\n\ntotal: 0 errors, 1 warnings"),
+        "{text}"
+    );
+}
+
+#[test]
+fn sarif_regions_come_from_the_source_when_it_is_there() {
+    let src = sources();
+    let f = seed_finding(&src);
+    let with = render_to_string(
+        Format::Sarif,
+        std::slice::from_ref(&f),
+        &stats(1),
+        &src,
+        false,
+    );
+    let v: serde_json::Value = serde_json::from_str(&with).expect("json");
+    let region = &v["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["region"];
+    assert_eq!(region["startLine"], 84);
+    assert_eq!(region["startColumn"], 2);
+    assert_eq!(region["endColumn"], 2 + "flush_work(&dax_hmem_work)".len());
+    let none: HashMap<String, String> = HashMap::new();
+    let without = render_to_string(Format::Sarif, &[f], &stats(1), &none, false);
+    let v: serde_json::Value = serde_json::from_str(&without).expect("json");
+    let region = &v["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["region"];
+    assert_eq!(region["startLine"], 84);
+    assert!(region.get("endColumn").is_none());
 }

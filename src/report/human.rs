@@ -15,7 +15,7 @@ use codespan_reporting::diagnostic::{Diagnostic, Label, Severity as Level};
 use codespan_reporting::files::{Files, SimpleFiles};
 use codespan_reporting::term::{self, termcolor::Ansi, Config};
 
-use super::{SourceText, Stats};
+use super::{Context, SourceText, Stats, Unit};
 use crate::findings::{Finding, Location, Severity, Step};
 
 /// Skipped files listed after the summary; the rest are only counted.
@@ -25,11 +25,12 @@ const MAX_SKIPPED_LISTED: usize = 20;
 /// the input and must not blow up the output.
 const MAX_INDENT_DEPTH: usize = 32;
 
-pub(super) fn render(
-    findings: &[Finding],
-    stats: &Stats,
-    sources: &dyn SourceText,
-    color: bool,
+/// `check`: the findings, the summary, then (when asked) the suppressed
+/// findings. `patch`: per patch a heading, its new findings, and (when
+/// asked) the ones it fixes and the suppressed ones; then one summary.
+pub(super) fn render_units(
+    units: &[Unit<'_>],
+    ctx: &Context<'_>,
     out: &mut dyn Write,
 ) -> anyhow::Result<()> {
     let config = Config {
@@ -37,10 +38,42 @@ pub(super) fn render(
         tab_width: 8,
         ..Config::default()
     };
-    for f in findings {
-        out.write_all(&finding_bytes(f, sources, &config, color)?)?;
+    let mut found = 0;
+    for u in units {
+        found += u.findings.len();
+        let title = u.patch.map_or(u.name.as_str(), |p| p.title.as_str());
+        if ctx.patch_mode {
+            writeln!(out, "{title}: {} new circular wait(s)", u.findings.len())?;
+        }
+        for f in u.findings {
+            out.write_all(&finding_bytes(f, u.sources, &config, ctx.color)?)?;
+        }
+        if ctx.show_fixed && !u.fixed.is_empty() {
+            writeln!(out, "{title}: fixes {} circular wait(s):", u.fixed.len())?;
+            for f in u.fixed {
+                writeln!(
+                    out,
+                    "  fixed: {} {}:{} {}",
+                    f.kind, f.location.path, f.location.line, f.message
+                )?;
+            }
+        }
     }
-    summary(findings.len(), stats, out)?;
+    summary(found, ctx.stats, out)?;
+    if ctx.show_suppressed {
+        for s in units.iter().flat_map(|u| u.suppressed) {
+            writeln!(
+                out,
+                "suppressed: {} {}:{} {} (at {}: {})",
+                s.finding.kind,
+                s.finding.location.path,
+                s.finding.location.line,
+                s.finding.message,
+                s.at,
+                one_line(&s.reason)
+            )?;
+        }
+    }
     Ok(())
 }
 
@@ -209,15 +242,28 @@ fn step_line(s: &Step) -> String {
 fn summary(found: usize, stats: &Stats, out: &mut dyn Write) -> std::io::Result<()> {
     let files = count(stats.files, "file", "files");
     let skipped = stats.skipped.len();
+    let mut left_out = String::new();
+    for (n, what) in [
+        (stats.suppressed, "suppressed"),
+        (stats.baselined, "in the baseline"),
+        (stats.ignored, "ignored"),
+    ] {
+        if n > 0 {
+            left_out.push_str(&format!(", {n} {what}"));
+        }
+    }
     if found == 0 {
         write!(out, "waitcheck: no circular waits found in {files}")?;
-        if skipped > 0 {
-            write!(out, " ({skipped} skipped)")?;
+        if skipped > 0 || !left_out.is_empty() {
+            write!(out, " ({skipped} skipped{left_out})")?;
         }
         writeln!(out)?;
     } else {
         let findings = count(found, "finding", "findings");
-        writeln!(out, "waitcheck: {findings} in {files} ({skipped} skipped)")?;
+        writeln!(
+            out,
+            "waitcheck: {findings} in {files} ({skipped} skipped{left_out})"
+        )?;
     }
     for s in stats.skipped.iter().take(MAX_SKIPPED_LISTED) {
         writeln!(out, "skipped: {}: {}", s.path, one_line(&s.reason))?;
