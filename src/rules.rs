@@ -111,6 +111,8 @@ struct RulesFile {
     #[serde(default)]
     current_work: Vec<CurrentWorkRule>,
     #[serde(default)]
+    signal: Vec<SignalRule>,
+    #[serde(default)]
     driver: Vec<DriverRule>,
     #[serde(default)]
     types: Option<TypesRule>,
@@ -268,6 +270,22 @@ pub struct DevresRule {
     pub note: Option<String>,
 }
 
+/// `[[signal]]`: ends a wait on a resource for its waiters (`complete()`
+/// on a completion). Whatever the signalling function must get past before
+/// it signals, the waiters wait for too.
+#[derive(Clone, Debug, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignalRule {
+    #[serde(default, skip_serializing)]
+    call: Option<String>,
+    #[serde(default)]
+    pub calls: Vec<String>,
+    pub resource: ResourceKind,
+    pub arg: usize,
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
 /// `[[current_work]]`: returns the work item the caller runs in.
 #[derive(Clone, Debug, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
@@ -320,6 +338,7 @@ pub enum Effect {
     Queue(QueueRule),
     Devres(DevresRule),
     CurrentWork,
+    Signal(SignalRule),
 }
 
 /// The loaded model, indexed for lookups by call name.
@@ -418,6 +437,9 @@ impl Rules {
         }
         for r in f.devres {
             add("devres", r.call.clone(), r.calls.clone(), Effect::Devres(r))?;
+        }
+        for r in f.signal {
+            add("signal", r.call.clone(), r.calls.clone(), Effect::Signal(r))?;
         }
         for r in f.current_work {
             add(
@@ -553,6 +575,7 @@ fn effect_label(e: &Effect) -> String {
         Effect::Queue(r) => format!("queue {}", r.resource.prefix()),
         Effect::Devres(_) => "devres".to_string(),
         Effect::CurrentWork => "current_work".to_string(),
+        Effect::Signal(r) => format!("signal {}", r.resource.prefix()),
     }
 }
 

@@ -304,6 +304,8 @@ fixtures! {
     remove_waits_for_probes => "remove-waits-for-probes",
     devm_autocancel_waits_for_probe => "devm-autocancel-waits-for-probe",
     devm_autocancel_no_probe_wait => "devm-autocancel-no-probe-wait",
+    completion_wait_under_lock => "completion-wait-under-lock",
+    completion_wait_after_unlock => "completion-wait-after-unlock",
 }
 
 fn has_c_files(dir: &Path) -> bool {

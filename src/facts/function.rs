@@ -766,6 +766,16 @@ impl<'a> FnWalker<'a> {
                 }
             }
             Effect::CurrentWork => {}
+            Effect::Signal(r) => {
+                if let Some(key) = args.get(r.arg).and_then(|a| self.path(*a)) {
+                    let kind = SiteKind::Signal {
+                        res: r.resource,
+                        key,
+                        api: api.to_string(),
+                    };
+                    self.push_site(n, kind, None);
+                }
+            }
         }
     }
 

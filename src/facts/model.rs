@@ -134,6 +134,12 @@ pub enum SiteKind {
         target: KeyPath,
         value: FnValue,
     },
+    /// Ends a wait for the resource's waiters (`complete(&x->done)`).
+    Signal {
+        res: ResourceKind,
+        key: KeyPath,
+        api: String,
+    },
 }
 
 /// One site, with what is held there.

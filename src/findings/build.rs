@@ -227,6 +227,20 @@ fn edge_steps(g: &WaitGraph, edge: usize, w: &Witness, target: &Resource, out: &
                 0,
             ));
         }
+        Hold::Signal { f, site } => {
+            let s = &g.idx.func(*f).sites[*site as usize];
+            let name = g.idx.func(*f).name.clone();
+            out.push(step(
+                loc(g, *f, s.pos),
+                Role::Entry,
+                format!(
+                    "{} wakes the waiters only after {name}() gets past the wait below",
+                    s.text
+                ),
+                edge,
+                0,
+            ));
+        }
         Hold::Queued { f, site } => {
             let s = &g.idx.func(*f).sites[*site as usize];
             out.push(step(

@@ -71,6 +71,9 @@ pub enum Hold {
     /// The work was queued on the queue at this site: flushing, draining
     /// or destroying the queue waits for it.
     Queued { f: FnId, site: u32 },
+    /// The function signals the completion at this site (`complete()`),
+    /// only after getting past the witness's effect, earlier in it.
+    Signal { f: FnId, site: u32 },
 }
 
 /// One witness for an edge `A -> B`: who holds A, and the chain from the
@@ -111,6 +114,7 @@ impl WaitGraph {
         g.context_edges();
         g.site_edges();
         g.queue_edges();
+        g.signal_edges();
         if std::env::var_os("WAITCHECK_DUMP_EDGES").is_some() {
             // A developer's view of the graph: every edge and where it was
             // seen, on stderr (see ARCHITECTURE.md, "Debugging a miss").
@@ -320,6 +324,43 @@ impl WaitGraph {
                 devres: false,
             };
             self.add_edge(wq, work, w);
+        }
+    }
+
+    /// `complete(&c)` after `mutex_lock(&l)` (or any wait) in the same
+    /// function: a waiter on `c` waits for `l` too.
+    fn signal_edges(&mut self) {
+        let mut found = Vec::new();
+        for f in 0..self.idx.fns.len() as FnId {
+            let file = self.idx.file_of(f);
+            let func = self.idx.func(f);
+            for (si, site) in func.sites.iter().enumerate() {
+                let SiteKind::Signal { res, key, .. } = &site.kind else {
+                    continue;
+                };
+                let Some(c) = self.idx.resolve(file, *res, key) else {
+                    continue;
+                };
+                for (sj, before) in func.sites[..si].iter().enumerate() {
+                    for e in summary::site_effects(&self.idx, &self.sums, f, sj as u32, before) {
+                        if !matches!(e.kind, EffKind::Wait(_) | EffKind::Acquire) || e.devres {
+                            continue;
+                        }
+                        if let EKey::Res(target) = &e.key {
+                            found.push((c.clone(), target.clone(), f, si as u32, e.clone()));
+                        }
+                    }
+                }
+            }
+        }
+        for (c, target, f, site, e) in found {
+            let w = Witness {
+                hold: Hold::Signal { f, site },
+                at: f,
+                eff: Some(e),
+                devres: false,
+            };
+            self.add_edge(c, target, w);
         }
     }
 

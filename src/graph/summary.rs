@@ -141,6 +141,25 @@ pub struct Summaries {
     pub in_context: Vec<bool>,
     /// Pointer slot (`foo_ops::reset`, `hmem_deferred_fn`) -> functions stored.
     pub slots: HashMap<(String, Option<u32>), Vec<FnId>>,
+    /// Completions some function signals (`complete()`): the only ones a
+    /// wait on can be part of a cycle.
+    pub signalled: HashSet<Resource>,
+}
+
+/// Every completion class with a `complete()` site in the tree.
+fn signalled(idx: &Index) -> HashSet<Resource> {
+    let mut out = HashSet::new();
+    for f in 0..idx.fns.len() as FnId {
+        let file = idx.file_of(f);
+        for site in &idx.func(f).sites {
+            if let SiteKind::Signal { res, key, .. } = &site.kind {
+                if let Some(r) = idx.resolve(file, *res, key) {
+                    out.insert(r);
+                }
+            }
+        }
+    }
+    out
 }
 
 impl Summaries {
@@ -157,6 +176,7 @@ pub fn compute(idx: &Index, entries: &[FnId]) -> Summaries {
     let mut s = Summaries {
         effs: vec![Vec::new(); idx.fns.len()],
         in_context: reachable(&graph, entries),
+        signalled: signalled(idx),
         slots,
     };
     for scc in tarjan_scc(&graph) {
@@ -188,7 +208,7 @@ fn extend_summary(idx: &Index, s: &mut Summaries, f: FnId) -> bool {
             if !keep_acquires && matches!(e.kind, EffKind::Acquire | EffKind::Queue) {
                 continue;
             }
-            if !has_holder_model(&e.key) {
+            if !has_holder_model(&e.key, &s.signalled) {
                 continue;
             }
             if seen.len() >= MAX_EFFECTS {
@@ -204,15 +224,15 @@ fn extend_summary(idx: &Index, s: &mut Summaries, f: FnId) -> bool {
     changed
 }
 
-/// Waits on resources whose holder the model cannot name yet (a completion
-/// without its `complete()` site, a kthread without its function) can never
-/// close a cycle; not carrying them keeps whole-tree summaries small.
-fn has_holder_model(k: &EKey) -> bool {
-    let kind = match k {
-        EKey::Res(r) => r.kind,
-        EKey::Param { kind, .. } => *kind,
-    };
-    !matches!(kind, ResourceKind::Completion | ResourceKind::Kthread)
+/// Waits on resources whose holder the model cannot name (a completion no
+/// `complete()` site signals, a kthread whose function is not bound) can
+/// never close a cycle; not carrying them keeps whole-tree summaries small.
+fn has_holder_model(k: &EKey, signalled: &HashSet<Resource>) -> bool {
+    match k {
+        EKey::Res(r) if r.kind == ResourceKind::Completion => signalled.contains(r),
+        EKey::Res(r) => r.kind != ResourceKind::Kthread,
+        EKey::Param { kind, .. } => *kind != ResourceKind::Kthread,
+    }
 }
 
 /// What happens, transitively, when the function executes this site.
