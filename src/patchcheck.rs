@@ -76,6 +76,12 @@ pub struct PatchOptions {
 pub fn run(opts: &PatchOptions, rules: &Rules) -> Result<SeriesResult> {
     let root = tree_root(opts.tree.as_deref())?;
     let (name, bytes) = read_input(&opts.input, &root)?;
+    // Commits apply to the tree at their base commit, not to the files on
+    // disk (which, for `--git origin/main..HEAD`, already hold them).
+    let base = match &opts.input {
+        Input::Git(rev) => Some(git_base(&root, rev)?),
+        _ => None,
+    };
     let series = patch::parse_series(&name, &bytes).map_err(|e| anyhow::anyhow!("{e}"))?;
     let input_lines: Vec<&[u8]> = bytes.split(|&b| b == b'\n').collect();
     let emacs_name = match &opts.input {
@@ -87,6 +93,9 @@ pub fn run(opts: &PatchOptions, rules: &Rules) -> Result<SeriesResult> {
     let mut stats = Stats::default();
     for p in series.changes() {
         let scope = scope_of(&root, p);
+        if let Some(rev) = &base {
+            fill_from_git(&root, rev, &scope, &mut overlay)?;
+        }
         let overlay_before = Arc::new(overlay.clone());
         let before = analyse(&root, &scope, &overlay, opts.jobs, rules)?;
         let applied = apply(&root, p, &overlay).with_context(|| name.clone())?;
@@ -166,6 +175,148 @@ fn git_series(root: &Path, rev: &str) -> Result<(String, Vec<u8>)> {
     Ok((format!("git {rev}"), out.stdout))
 }
 
+/// The commit the series of `--git REV` applies to: `A` of `A..B` (`HEAD`
+/// when empty), the merge base of `A...B`, the parent of a single `REV`.
+fn git_base(root: &Path, rev: &str) -> Result<String> {
+    let side = |s: &str| {
+        if s.is_empty() {
+            "HEAD".to_string()
+        } else {
+            s.to_string()
+        }
+    };
+    let base = if let Some((a, b)) = rev.split_once("...") {
+        git_text(root, &["merge-base", &side(a), &side(b)])?
+    } else if let Some((a, _)) = rev.split_once("..") {
+        side(a)
+    } else {
+        format!("{rev}^")
+    };
+    git_text(
+        root,
+        &["rev-parse", "--verify", &format!("{base}^{{commit}}")],
+    )
+    .with_context(|| format!("--git {rev}: no base commit"))
+}
+
+/// The trimmed stdout of `git -C root ARGS`.
+fn git_text(root: &Path, args: &[&str]) -> Result<String> {
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(root)
+        .args(args)
+        .output()
+        .with_context(|| format!("running git {}", args.join(" ")))?;
+    if !out.status.success() {
+        bail!(
+            "git {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+/// Put into `overlay` the base commit's version of every file under the
+/// scope that the overlay does not hold yet, and mark as deleted the files
+/// on disk there that the base commit does not have.
+fn fill_from_git(root: &Path, rev: &str, scope: &[PathBuf], overlay: &mut Overlay) -> Result<()> {
+    let dirs: Vec<String> = scope
+        .iter()
+        .map(|d| crate::source::relative_path(root, d))
+        .map(|d| if d.is_empty() { ".".to_string() } else { d })
+        .collect();
+    let mut args = vec!["ls-tree", "-r", "-z", "--name-only", rev, "--"];
+    args.extend(dirs.iter().map(String::as_str));
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(root)
+        .args(&args)
+        .output()
+        .context("running git ls-tree")?;
+    if !out.status.success() {
+        bail!(
+            "git ls-tree {rev}: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    let at_base: BTreeSet<String> = out
+        .stdout
+        .split(|&b| b == 0)
+        .filter(|p| !p.is_empty())
+        .map(|p| String::from_utf8_lossy(p).into_owned())
+        .collect();
+    let wanted: Vec<&String> = at_base
+        .iter()
+        .filter(|p| !overlay.contains_key(*p))
+        .collect();
+    for (path, bytes) in wanted.iter().zip(cat_files(root, rev, &wanted)?) {
+        overlay.insert((*path).clone(), Some(bytes));
+    }
+    let on_disk = crate::source::walk(scope, &crate::source::WalkOptions::default())?;
+    for f in &on_disk.files {
+        let rel = crate::source::relative_path(root, f);
+        if !at_base.contains(&rel) {
+            overlay.entry(rel).or_insert(None);
+        }
+    }
+    Ok(())
+}
+
+/// The contents of `paths` at `rev`, in order, from one `git cat-file`.
+fn cat_files(root: &Path, rev: &str, paths: &[&String]) -> Result<Vec<Vec<u8>>> {
+    use std::io::{Read as _, Write as _};
+    if paths.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut child = Command::new("git")
+        .arg("-C")
+        .arg(root)
+        .args(["cat-file", "--batch"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .context("running git cat-file")?;
+    let mut request = String::new();
+    for p in paths {
+        request.push_str(&format!("{rev}:./{p}\n"));
+    }
+    let mut stdin = child.stdin.take().context("git cat-file: no stdin")?;
+    let writer = std::thread::spawn(move || stdin.write_all(request.as_bytes()));
+    let mut raw = Vec::new();
+    child
+        .stdout
+        .take()
+        .context("git cat-file: no stdout")?
+        .read_to_end(&mut raw)?;
+    let status = child.wait()?;
+    writer
+        .join()
+        .map_err(|_| anyhow::anyhow!("git cat-file: writer failed"))??;
+    if !status.success() {
+        bail!("git cat-file --batch failed");
+    }
+    let mut out = Vec::with_capacity(paths.len());
+    let mut rest = raw.as_slice();
+    for p in paths {
+        let nl = rest
+            .iter()
+            .position(|&b| b == b'\n')
+            .with_context(|| format!("git cat-file: truncated output at {p}"))?;
+        let header = String::from_utf8_lossy(&rest[..nl]).into_owned();
+        let size: usize = match header.rsplit(' ').next().map(str::parse) {
+            Some(Ok(n)) if header.contains(" blob ") => n,
+            _ => bail!("git cat-file {rev}:{p}: {header}"),
+        };
+        let body = rest
+            .get(nl + 1..nl + 1 + size)
+            .with_context(|| format!("git cat-file: truncated content of {p}"))?;
+        out.push(body.to_vec());
+        rest = rest.get(nl + 2 + size..).unwrap_or_default();
+    }
+    Ok(out)
+}
+
 /// The directories a patch touches (each file's parent), without ones
 /// nested in another: the analysis before and after covers them.
 fn scope_of(root: &Path, p: &Patch) -> Vec<PathBuf> {
@@ -183,13 +334,14 @@ fn scope_of(root: &Path, p: &Patch) -> Vec<PathBuf> {
                 .any(|o| o != *d && (o.is_empty() || d.starts_with(&format!("{o}/"))))
         })
         .map(|d| {
-            if d.is_empty() {
-                root.to_path_buf()
-            } else {
-                root.join(d)
-            }
+            // A directory the patch creates is not there yet: analyse the
+            // nearest one that is (new files under it come from the overlay).
+            let mut dir = root.join(d);
+            while !dir.exists() && dir != root && dir.pop() {}
+            dir
         })
-        .filter(|d| d.exists())
+        .collect::<BTreeSet<PathBuf>>()
+        .into_iter()
         .collect()
 }
 
@@ -269,6 +421,7 @@ fn patch_text(p: &Patch, input: &str, commit: Option<String>) -> PatchText {
     for f in &p.files {
         for h in &f.hunks {
             let mut new_line = h.new_start;
+            let mut old_line = h.old_start;
             let mut lines = Vec::with_capacity(h.lines.len());
             let marker_after = old_marker_index(h);
             for (i, l) in h.lines.iter().enumerate() {
@@ -276,19 +429,19 @@ fn patch_text(p: &Patch, input: &str, commit: Option<String>) -> PatchText {
                 // by added lines) takes one input line.
                 let skip = usize::from(marker_after.is_some_and(|m| i > m));
                 let input_line = h.line + 1 + i + skip;
-                let (marker, text, new) = match l {
-                    patch::HunkLine::Add(t) => ('+', t, Some(new_line)),
-                    patch::HunkLine::Context(t) => (' ', t, Some(new_line)),
-                    patch::HunkLine::Remove(t) => ('-', t, None),
+                let (marker, text, new, old) = match l {
+                    patch::HunkLine::Add(t) => ('+', t, Some(new_line), None),
+                    patch::HunkLine::Context(t) => (' ', t, Some(new_line), Some(old_line)),
+                    patch::HunkLine::Remove(t) => ('-', t, None, Some(old_line)),
                 };
-                if new.is_some() {
-                    new_line += 1;
-                }
+                new_line += u32::from(new.is_some());
+                old_line += u32::from(old.is_some());
                 lines.push(PatchLine {
                     input_line,
                     marker,
                     text: text.clone(),
                     new_line: new,
+                    old_line: old,
                 });
             }
             hunks.push(HunkText {

@@ -23,7 +23,7 @@
 
 use std::io::Write;
 
-use super::text::{patch_site, source_line};
+use super::text::{patch_site, source_line, Side};
 use super::{Context, Suppressed, Unit};
 use crate::findings::{Finding, Severity};
 
@@ -50,12 +50,12 @@ pub(super) fn render(
                 Severity::Error => "ERROR",
                 Severity::Warning => "WARNING",
             };
-            write_report(out, ctx, u, f, level, &f.message)?;
+            write_report(out, ctx, u, f, Side::New, level, &f.message)?;
         }
         if ctx.show_fixed {
             for f in u.fixed {
                 let msg = format!("fixes: {}", f.message);
-                write_report(out, ctx, &before(u), f, "NOTE", &msg)?;
+                write_report(out, ctx, &before(u), f, Side::Old, "NOTE", &msg)?;
             }
         }
         if ctx.show_suppressed {
@@ -123,9 +123,9 @@ struct Where {
     quoted: Option<String>,
 }
 
-fn locate(u: &Unit<'_>, f: &Finding, patch_mode: bool) -> Where {
+fn locate(u: &Unit<'_>, f: &Finding, side: Side, patch_mode: bool) -> Where {
     if let Some(patch) = u.patch.filter(|_| patch_mode) {
-        if let Some(site) = patch_site(f, patch) {
+        if let Some(site) = patch_site(f, patch, side) {
             return Where {
                 input_line: Some(site.line.input_line),
                 path: site.hunk.path.clone(),
@@ -158,11 +158,12 @@ fn write_report(
     ctx: &Context<'_>,
     u: &Unit<'_>,
     f: &Finding,
+    side: Side,
     level: &str,
     message: &str,
 ) -> std::io::Result<()> {
     let o = &ctx.checkpatch;
-    let w = locate(u, f, ctx.patch_mode);
+    let w = locate(u, f, side, ctx.patch_mode);
     let prefix = if o.showfile {
         format!("{}:{}: ", w.path, w.line)
     } else if o.emacs || o.terse {
@@ -209,7 +210,7 @@ fn write_suppressed(
         one_line(&s.reason),
         s.finding.message
     );
-    write_report(out, ctx, u, &s.finding, "NOTE", &msg)
+    write_report(out, ctx, u, &s.finding, Side::New, "NOTE", &msg)
 }
 
 fn type_note(out: &mut dyn Write, what: &str, types: &[String]) -> std::io::Result<()> {

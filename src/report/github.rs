@@ -13,7 +13,7 @@
 
 use std::io::Write;
 
-use super::text::{char_column, patch_site, source_line};
+use super::text::{char_column, patch_site, source_line, Side};
 use super::SourceText;
 use super::{Context, Unit};
 use crate::findings::{Finding, Location, Severity};
@@ -60,7 +60,7 @@ pub(super) fn render(
 fn site(u: &Unit<'_>, f: &Finding, patch_mode: bool) -> Location {
     u.patch
         .filter(|_| patch_mode)
-        .and_then(|p| patch_site(f, p))
+        .and_then(|p| patch_site(f, p, Side::New))
         .map_or_else(|| f.location.clone(), |s| s.at)
 }
 

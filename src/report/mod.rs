@@ -185,6 +185,8 @@ pub struct PatchLine {
     pub text: String,
     /// The line's number in the file after the patch (`None` for `-`).
     pub new_line: Option<u32>,
+    /// The line's number in the file before the patch (`None` for `+`).
+    pub old_line: Option<u32>,
 }
 
 impl PatchText {
@@ -197,6 +199,19 @@ impl PatchText {
                 return None;
             }
             let i = hunk.lines.iter().position(|l| l.new_line == Some(line))?;
+            Some((h, i))
+        })
+    }
+
+    /// The hunk and index of the patch line that was `line` of `path`
+    /// before the patch (a removed or a context line).
+    #[must_use]
+    pub fn find_old(&self, path: &str, line: u32) -> Option<(usize, usize)> {
+        self.hunks.iter().enumerate().find_map(|(h, hunk)| {
+            if hunk.path != path {
+                return None;
+            }
+            let i = hunk.lines.iter().position(|l| l.old_line == Some(line))?;
             Some((h, i))
         })
     }

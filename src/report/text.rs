@@ -34,13 +34,26 @@ pub(super) struct PatchSite<'p> {
     pub at: Location,
 }
 
+/// Which side of a patch a finding's lines are numbered on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Side {
+    /// After the patch: a finding it introduces (or leaves).
+    New,
+    /// Before the patch: a finding it fixes.
+    Old,
+}
+
 /// The line of `patch` that best shows `f`: the finding's own location if
-/// the patch added it; else a wait the patch added; else any chain step on
-/// a line the patch added, nearest the end of the chain first (closest to
-/// the wait); else the same on a context line of the patch. `None` when no
-/// step of the chain is on a line of the patch (a finding introduced by
-/// removed lines only).
-pub(super) fn patch_site<'p>(f: &Finding, patch: &'p PatchText) -> Option<PatchSite<'p>> {
+/// the patch added it (removed it, for `Side::Old`); else a wait on such a
+/// line; else any chain step on such a line, nearest the end of the chain
+/// first (closest to the wait); else the same on a context line of the
+/// patch. `None` when no step of the chain is on a line of the patch (a
+/// finding introduced by removed lines only).
+pub(super) fn patch_site<'p>(
+    f: &Finding,
+    patch: &'p PatchText,
+    side: Side,
+) -> Option<PatchSite<'p>> {
     let own = std::iter::once(&f.location);
     let waits = f
         .chain
@@ -49,9 +62,17 @@ pub(super) fn patch_site<'p>(f: &Finding, patch: &'p PatchText) -> Option<PatchS
         .map(|s| &s.at);
     let others = f.chain.iter().rev().map(|s| &s.at);
     let candidates: Vec<&Location> = own.chain(waits).chain(others).collect();
-    for marker in ['+', ' '] {
+    let changed = match side {
+        Side::New => '+',
+        Side::Old => '-',
+    };
+    for marker in [changed, ' '] {
         for loc in &candidates {
-            let Some((h, i)) = patch.find(&loc.path, loc.line) else {
+            let found = match side {
+                Side::New => patch.find(&loc.path, loc.line),
+                Side::Old => patch.find_old(&loc.path, loc.line),
+            };
+            let Some((h, i)) = found else {
                 continue;
             };
             let Some(hunk) = patch.hunks.get(h) else {
