@@ -53,6 +53,12 @@ struct ExpectedFinding {
     path: String,
     line: u64,
     chain: Vec<String>,
+    /// `error` or `warning`, when the fixture is about severity.
+    #[serde(default)]
+    severity: Option<String>,
+    /// A part of the one-line condition, when the cycle needs a path.
+    #[serde(default)]
+    condition: Option<String>,
 }
 
 impl std::fmt::Display for ExpectedFinding {
@@ -61,7 +67,14 @@ impl std::fmt::Display for ExpectedFinding {
             f,
             "{} at {}:{} chain ⊇ {:?}",
             self.kind, self.path, self.line, self.chain
-        )
+        )?;
+        if let Some(s) = &self.severity {
+            write!(f, " severity {s}")?;
+        }
+        if let Some(c) = &self.condition {
+            write!(f, " condition ∋ {c:?}")?;
+        }
+        Ok(())
     }
 }
 
@@ -77,6 +90,8 @@ struct Actual {
     cycle: Vec<String>,
     /// Chain step functions, consecutive repeats collapsed.
     chain: Vec<String>,
+    severity: String,
+    condition: Option<String>,
 }
 
 impl Actual {
@@ -98,6 +113,8 @@ impl Actual {
             function: s(&loc["function"]),
             cycle: f["cycle"].as_array().into_iter().flatten().map(s).collect(),
             chain,
+            severity: s(&f["severity"]),
+            condition: f["condition"].as_str().map(str::to_string),
         }
     }
 
@@ -106,6 +123,12 @@ impl Actual {
             && self.path == e.path
             && self.line == e.line
             && is_subsequence(&e.chain, &self.chain)
+            && e.severity.as_ref().is_none_or(|s| *s == self.severity)
+            && e.condition.as_ref().is_none_or(|c| {
+                self.condition
+                    .as_ref()
+                    .is_some_and(|have| have.contains(c.as_str()))
+            })
     }
 }
 
@@ -113,14 +136,16 @@ impl std::fmt::Display for Actual {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "{} at {}:{}:{} in {}\n      cycle: {}\n      chain: {:?}",
+            "{} at {}:{}:{} in {} ({})\n      cycle: {}\n      chain: {:?}\n      condition: {:?}",
             self.kind,
             self.path,
             self.line,
             self.column,
             self.function,
+            self.severity,
             self.cycle.join(" -> "),
-            self.chain
+            self.chain,
+            self.condition
         )
     }
 }
@@ -306,6 +331,7 @@ fixtures! {
     devm_autocancel_no_probe_wait => "devm-autocancel-no-probe-wait",
     completion_wait_under_lock => "completion-wait-under-lock",
     completion_wait_after_unlock => "completion-wait-after-unlock",
+    cancel_under_lock_param_guard => "cancel-under-lock-param-guard",
 }
 
 fn has_c_files(dir: &Path) -> bool {

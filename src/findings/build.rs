@@ -535,7 +535,39 @@ fn condition(
             ));
         }
     }
-    None
+    ws.iter().find_map(|w| guard_condition(g, w))
+}
+
+/// `needs from_reconnect == false in cifs_put_tcp_session()`: the wait runs
+/// only for some values of the holding function's parameters, and no
+/// caller we saw decides them.
+fn guard_condition(g: &WaitGraph, w: &Witness) -> Option<String> {
+    let e = w.eff.as_ref()?;
+    if e.guards.is_empty() {
+        return None;
+    }
+    let func = g.idx.func(w.at);
+    let tests: Vec<String> = e
+        .guards
+        .iter()
+        .map(|t| {
+            let name = func
+                .params
+                .get(t.param as usize)
+                .map_or_else(|| format!("argument {}", t.param + 1), |p| p.name.clone());
+            match (&t.value, t.equal) {
+                (None, true) => format!("{name} is set"),
+                (None, false) => format!("{name} is not set"),
+                (Some(v), true) => format!("{name} == {v}"),
+                (Some(v), false) => format!("{name} != {v}"),
+            }
+        })
+        .collect();
+    Some(format!(
+        "only when {} in {}(): the wait is under that test",
+        tests.join(" and "),
+        func.name
+    ))
 }
 
 fn devres_condition(
