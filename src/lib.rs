@@ -4,8 +4,10 @@
 //! `source` -> `parse` -> `facts` -> `graph` -> `findings` -> `report`;
 //! `check` runs it end to end, `rules` is the kernel API model it consults.
 
+pub mod baseline;
 pub mod cache;
 pub mod check;
+pub mod config;
 pub mod explain;
 pub mod facts;
 pub mod findings;
@@ -16,3 +18,4 @@ pub mod patchcheck;
 pub mod report;
 pub mod rules;
 pub mod source;
+pub mod suppress;

@@ -9,9 +9,13 @@ use std::process::ExitCode;
 use anyhow::{Context as _, Result};
 use clap::{Parser, Subcommand, ValueEnum};
 
+use waitcheck::baseline::{self, Baseline};
 use waitcheck::check::{self, Options};
+use waitcheck::config::Config;
 use waitcheck::findings::Finding;
-use waitcheck::report::{self, CheckpatchOptions, Context, DiskSources, Format, Unit};
+use waitcheck::report::{
+    self, CheckpatchOptions, Context, DiskSources, Format, SourceText, Stats, Suppressed, Unit,
+};
 use waitcheck::rules::Rules;
 use waitcheck::source::WalkOptions;
 
@@ -130,6 +134,19 @@ struct OutputArgs {
     /// checkpatch: no `total:` line.
     #[arg(long)]
     no_summary: bool,
+    /// Configuration file [default: .waitcheck.toml at the tree root].
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Also list the findings suppressed by a `waitcheck-ignore` comment.
+    #[arg(long)]
+    show_suppressed: bool,
+    /// Report only findings whose fingerprint is not in this baseline.
+    #[arg(long, value_name = "FILE")]
+    baseline: Option<PathBuf>,
+    /// Write the findings (after suppression, before --baseline) as a
+    /// baseline to FILE.
+    #[arg(long, value_name = "FILE")]
+    write_baseline: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -156,11 +173,17 @@ impl From<FormatArg> for Format {
 }
 
 impl OutputArgs {
-    fn format(&self) -> Format {
-        self.format.map_or(Format::Human, Format::from)
+    /// `--format`, else the configuration's, else human.
+    fn format(&self, config: &Config) -> Format {
+        self.format
+            .map(Format::from)
+            .or(config.format)
+            .unwrap_or(Format::Human)
     }
 
-    fn checkpatch(&self) -> CheckpatchOptions {
+    fn checkpatch(&self, config: &Config) -> CheckpatchOptions {
+        let mut ignore = self.ignore.clone();
+        ignore.extend(config.ignore.iter().cloned());
         CheckpatchOptions {
             terse: self.terse,
             emacs: self.emacs,
@@ -169,25 +192,73 @@ impl OutputArgs {
             quiet: self.quiet,
             no_summary: self.no_summary,
             types: self.types.clone(),
-            ignore: self.ignore.clone(),
+            ignore,
         }
     }
 
-    /// Is a finding of `kind` reported, by `--types` and `--ignore`?
-    fn wanted(&self, kind: &str) -> bool {
-        let listed = |l: &[String]| l.iter().any(|t| t.trim().eq_ignore_ascii_case(kind));
-        (self.types.is_empty() || listed(&self.types)) && !listed(&self.ignore)
+    /// Is a finding reported, by `--types`, `--ignore` and the
+    /// configuration's `ignore` and `exclude`?
+    fn wanted(&self, config: &Config, f: &Finding) -> bool {
+        let listed = |l: &[String]| l.iter().any(|t| t.trim().eq_ignore_ascii_case(&f.kind));
+        (self.types.is_empty() || listed(&self.types))
+            && !listed(&self.ignore)
+            && !config.ignores(&f.kind)
+            && !config.excluded(&f.location.path)
     }
 
-    /// The findings to report; the others are counted in `ignored`.
-    fn filter(&self, findings: Vec<Finding>, ignored: &mut usize) -> Vec<Finding> {
+    /// The findings wanted; the others are counted in `ignored`.
+    fn filter(&self, config: &Config, findings: Vec<Finding>, ignored: &mut usize) -> Vec<Finding> {
         let before = findings.len();
         let kept: Vec<Finding> = findings
             .into_iter()
-            .filter(|f| self.wanted(&f.kind))
+            .filter(|f| self.wanted(config, f))
             .collect();
         *ignored += before - kept.len();
         kept
+    }
+
+    /// The `--baseline`, read.
+    fn baseline(&self) -> Result<Option<Baseline>> {
+        self.baseline.as_deref().map(Baseline::load).transpose()
+    }
+}
+
+/// What is left to report of some findings, after `--types`/`--ignore`,
+/// the configuration, inline suppressions and the baseline.
+struct Triaged {
+    /// To report.
+    findings: Vec<Finding>,
+    /// Silenced by a comment.
+    suppressed: Vec<Suppressed>,
+    /// What `--write-baseline` writes: after suppression, before the
+    /// baseline.
+    current: Vec<Finding>,
+}
+
+fn triage(
+    output: &OutputArgs,
+    config: &Config,
+    baseline: Option<&Baseline>,
+    findings: Vec<Finding>,
+    sources: &dyn SourceText,
+    stats: &mut Stats,
+) -> Triaged {
+    let wanted = output.filter(config, findings, &mut stats.ignored);
+    let (kept, suppressed) = waitcheck::suppress::suppress(wanted, sources);
+    stats.suppressed += suppressed.len();
+    let current = kept.clone();
+    let findings = match baseline {
+        Some(b) => {
+            let (kept, dropped) = b.filter(kept);
+            stats.baselined += dropped;
+            kept
+        }
+        None => kept,
+    };
+    Triaged {
+        findings,
+        suppressed,
+        current,
     }
 }
 
@@ -227,7 +298,12 @@ fn run(cli: Cli) -> Result<u8> {
 }
 
 fn run_check(args: CheckArgs) -> Result<u8> {
-    let rules = Rules::load(&args.rules)?;
+    let root = check::root_of(&args.paths)?;
+    let config = Config::find(&root, args.output.config.as_deref())?;
+    let baseline = args.output.baseline()?;
+    let mut rule_dirs = config.rules.clone();
+    rule_dirs.extend(args.rules.iter().cloned());
+    let rules = Rules::load(&rule_dirs)?;
     let walk = WalkOptions {
         max_file_size: args.max_file_size,
         ..WalkOptions::default()
@@ -238,12 +314,22 @@ fn run_check(args: CheckArgs) -> Result<u8> {
         ..Options::new(args.paths)
     };
     let mut outcome = check::run(&opts, &rules)?;
-    let format = args.output.format();
-    let findings = std::mem::take(&mut outcome.findings);
-    outcome.findings = args.output.filter(findings, &mut outcome.stats.ignored);
-    outcome.stats.findings = outcome.findings.len();
+    let format = args.output.format(&config);
     let color = use_color(args.color);
     let sources = DiskSources::new(outcome.root.clone());
+    let t = triage(
+        &args.output,
+        &config,
+        baseline.as_ref(),
+        std::mem::take(&mut outcome.findings),
+        &sources,
+        &mut outcome.stats,
+    );
+    if let Some(path) = &args.output.write_baseline {
+        baseline::write(path, &t.current)?;
+    }
+    outcome.findings = t.findings;
+    outcome.stats.findings = outcome.findings.len();
     let lines_checked = if format == Format::Checkpatch {
         lines_in(&opts.paths, &opts.walk)
     } else {
@@ -254,7 +340,7 @@ fn run_check(args: CheckArgs) -> Result<u8> {
         name: name.join(" "),
         findings: &outcome.findings,
         fixed: &[],
-        suppressed: &[],
+        suppressed: &t.suppressed,
         patch: None,
         sources: &sources,
         sources_before: None,
@@ -265,8 +351,8 @@ fn run_check(args: CheckArgs) -> Result<u8> {
         color,
         patch_mode: false,
         show_fixed: false,
-        show_suppressed: false,
-        checkpatch: args.output.checkpatch(),
+        show_suppressed: args.output.show_suppressed,
+        checkpatch: args.output.checkpatch(&config),
     };
     let mut out = std::io::stdout().lock();
     report::render_units(format, &[unit], &ctx, &mut out).context("writing the report")?;
@@ -300,7 +386,12 @@ fn use_color(c: ColorArg) -> bool {
 
 fn run_patch(args: PatchArgs) -> Result<u8> {
     use waitcheck::patchcheck::{self, Input, PatchOptions, SeriesSources};
-    let rules = Rules::load(&args.rules)?;
+    let root = patchcheck::tree_root(args.tree.as_deref())?;
+    let config = Config::find(&root, args.output.config.as_deref())?;
+    let baseline = args.output.baseline()?;
+    let mut rule_dirs = config.rules.clone();
+    rule_dirs.extend(args.rules.iter().cloned());
+    let rules = Rules::load(&rule_dirs)?;
     let input = match (&args.git, &args.file) {
         (Some(rev), _) => Input::Git(rev.clone()),
         (None, Some(f)) if f.as_os_str() == "-" => Input::Stdin,
@@ -309,43 +400,67 @@ fn run_patch(args: PatchArgs) -> Result<u8> {
     };
     let opts = PatchOptions {
         input,
-        tree: args.tree.clone(),
+        tree: Some(root),
         jobs: args.jobs,
     };
     let mut res = patchcheck::run(&opts, &rules)?;
     let mut stats = res.stats.clone();
-    for p in &mut res.patches {
-        p.introduced = args
+    let tree = res.root.clone();
+    let overlays: Vec<_> = res
+        .patches
+        .iter()
+        .map(|p| (p.overlay_before.clone(), p.overlay_after.clone()))
+        .collect();
+    let sources: Vec<(SeriesSources, SeriesSources)> = overlays
+        .iter()
+        .map(|(before, after)| {
+            let at = |overlay| SeriesSources {
+                root: &tree,
+                overlay,
+            };
+            (at(before), at(after))
+        })
+        .collect();
+    let mut suppressed = Vec::new();
+    let mut current = Vec::new();
+    let mut kept = Vec::new();
+    for (p, (_, after)) in res.patches.iter_mut().zip(&sources) {
+        let t = triage(
+            &args.output,
+            &config,
+            baseline.as_ref(),
+            std::mem::take(&mut p.introduced),
+            after,
+            &mut stats,
+        );
+        let mut not_counted = 0;
+        let fixed = args
             .output
-            .filter(std::mem::take(&mut p.introduced), &mut stats.ignored);
-        let mut dropped = 0;
-        p.fixed = args
-            .output
-            .filter(std::mem::take(&mut p.fixed), &mut dropped);
+            .filter(&config, std::mem::take(&mut p.fixed), &mut not_counted);
+        kept.push((t.findings, fixed));
+        suppressed.push(t.suppressed);
+        current.extend(t.current);
+    }
+    for (p, (introduced, fixed)) in res.patches.iter_mut().zip(kept) {
+        p.introduced = introduced;
+        p.fixed = fixed;
+    }
+    if let Some(path) = &args.output.write_baseline {
+        baseline::write(path, &current)?;
     }
     let introduced: usize = res.patches.iter().map(|p| p.introduced.len()).sum();
     stats.findings = introduced;
-    let sources: Vec<(SeriesSources, SeriesSources)> = res
-        .patches
-        .iter()
-        .map(|p| {
-            let at = |overlay| SeriesSources {
-                root: &res.root,
-                overlay,
-            };
-            (at(&p.overlay_before), at(&p.overlay_after))
-        })
-        .collect();
     let single = res.patches.len() == 1;
     let units: Vec<Unit> = res
         .patches
         .iter()
         .zip(&sources)
-        .map(|(p, (before, after))| Unit {
+        .zip(&suppressed)
+        .map(|((p, (before, after)), suppressed)| Unit {
             name: unit_name(&args, p, single),
             findings: &p.introduced,
             fixed: &p.fixed,
-            suppressed: &[],
+            suppressed,
             patch: Some(&p.text),
             sources: after,
             sources_before: Some(before),
@@ -357,11 +472,11 @@ fn run_patch(args: PatchArgs) -> Result<u8> {
         color: use_color(args.color),
         patch_mode: true,
         show_fixed: args.show_fixed,
-        show_suppressed: false,
-        checkpatch: args.output.checkpatch(),
+        show_suppressed: args.output.show_suppressed,
+        checkpatch: args.output.checkpatch(&config),
     };
     let mut out = std::io::stdout().lock();
-    report::render_units(args.output.format(), &units, &ctx, &mut out)
+    report::render_units(args.output.format(&config), &units, &ctx, &mut out)
         .context("writing the report")?;
     out.flush()?;
     Ok(if introduced > 0 { 1 } else { 0 })

@@ -123,7 +123,11 @@ pub fn run(opts: &PatchOptions, rules: &Rules) -> Result<SeriesResult> {
 }
 
 /// The tree: `--tree`, else the git top-level of the current directory.
-fn tree_root(tree: Option<&Path>) -> Result<PathBuf> {
+///
+/// # Errors
+/// A tree that cannot be opened, or no git work tree around the current
+/// directory.
+pub fn tree_root(tree: Option<&Path>) -> Result<PathBuf> {
     if let Some(t) = tree {
         return std::fs::canonicalize(t)
             .with_context(|| format!("{}: cannot open the tree", t.display()));
