@@ -1091,6 +1091,16 @@ impl<'a> FnWalker<'a> {
     fn push_site(&mut self, n: Node, kind: SiteKind, len: Option<usize>) -> u32 {
         let mut p = pos(n);
         let text = match len {
+            // A direct call's text is never shown (its step reads "calls
+            // foo()", and its source line is shown from the file) unless it
+            // hands over a function (a registration): not storing it saves
+            // an allocation for most sites of a tree.
+            _ if matches!(&kind, SiteKind::Call { fn_args, .. } if fn_args.is_empty()) => {
+                if let Some(l) = len {
+                    p.end = p.start + l as u32;
+                }
+                String::new()
+            }
             Some(l) => {
                 p.end = p.start + l as u32;
                 snippet_bytes(self.orig, p.start as usize, p.end as usize)

@@ -15,11 +15,17 @@ fn func<'a>(f: &'a FileFacts, name: &str) -> &'a Function {
         .unwrap_or_else(|| panic!("no function {name}"))
 }
 
-/// The site whose text starts with `prefix`.
+/// The site whose text starts with `prefix` (a direct call, which keeps
+/// no text, by `callee(`).
 fn site<'a>(f: &'a Function, prefix: &str) -> &'a Site {
     f.sites
         .iter()
-        .find(|s| s.text.starts_with(prefix))
+        .find(|s| match &s.kind {
+            SiteKind::Call { callee, .. } if s.text.is_empty() => {
+                format!("{callee}(").starts_with(prefix)
+            }
+            _ => s.text.starts_with(prefix),
+        })
         .unwrap_or_else(|| panic!("no site {prefix} in {:#?}", f.sites))
 }
 
