@@ -332,6 +332,7 @@ fixtures! {
     completion_wait_under_lock => "completion-wait-under-lock",
     completion_wait_after_unlock => "completion-wait-after-unlock",
     cancel_under_lock_param_guard => "cancel-under-lock-param-guard",
+    completion_barrier_self => "completion-barrier-self",
 }
 
 fn has_c_files(dir: &Path) -> bool {

@@ -788,6 +788,16 @@ impl<'a> FnWalker<'a> {
                 if k.fields.last() == key.fields.last() && !key.fields.is_empty())
         };
         let sites = &self.sites;
+        // Two holds of the same path are one lock taken on two joined
+        // paths (`lock; while (..) { unlock; ..; lock; }`): one unlock
+        // releases both.
+        let before = self.state.held.len();
+        self.state
+            .held
+            .retain(|h| !sites.get(h.0 as usize).is_some_and(same));
+        if self.state.held.len() != before {
+            return;
+        }
         let pick = self
             .state
             .held

@@ -338,3 +338,11 @@ fn struct_locals_take_their_declared_type_over_an_untyped_source() {
     );
     assert_eq!(key.fields, vec!["lock".to_string()]);
 }
+
+#[test]
+fn one_unlock_releases_a_lock_taken_on_two_joined_paths() {
+    let src = "void w(struct io *io, int n)\n{\n\tspin_lock_irq(&io->lock);\n\twhile (n--) {\n\t\tspin_unlock_irq(&io->lock);\n\t\tsubmit(io);\n\t\tspin_lock_irq(&io->lock);\n\t}\n\tspin_unlock_irq(&io->lock);\n\twait_for_completion(&io->done);\n}\n";
+    let ff = facts(src);
+    let f = func(&ff, "w");
+    assert!(held_texts(f, site(f, "wait_for_completion")).is_empty());
+}

@@ -334,6 +334,21 @@ impl WaitGraph {
         for f in 0..self.idx.fns.len() as FnId {
             let file = self.idx.file_of(f);
             let func = self.idx.func(f);
+            // A function that completes what it also waits for is the
+            // waiter itself (`rcu_barrier()`: count down, complete the last
+            // one, wait): what it did before completing, it did as waiter.
+            let waits_for: Vec<Resource> = func
+                .sites
+                .iter()
+                .filter_map(|s| match &s.kind {
+                    SiteKind::Wait {
+                        res: ResourceKind::Completion,
+                        key: Some(k),
+                        ..
+                    } => self.idx.resolve(file, ResourceKind::Completion, k),
+                    _ => None,
+                })
+                .collect();
             for (si, site) in func.sites.iter().enumerate() {
                 let SiteKind::Signal { res, key, .. } = &site.kind else {
                     continue;
@@ -341,6 +356,9 @@ impl WaitGraph {
                 let Some(c) = self.idx.resolve(file, *res, key) else {
                     continue;
                 };
+                if waits_for.contains(&c) {
+                    continue;
+                }
                 for (sj, before) in func.sites[..si].iter().enumerate() {
                     for e in summary::site_effects(&self.idx, &self.sums, f, sj as u32, before) {
                         if !matches!(e.kind, EffKind::Wait(_) | EffKind::Acquire) || e.devres {
