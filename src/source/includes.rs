@@ -28,6 +28,89 @@ const INCLUDE_DIRS: &[&str] = &[
 /// 700 to 950 headers, 6 to 9 MB).
 pub const MAX_HEADERS: usize = 4000;
 
+/// Cross-reference for a run: the kernel tree, and the headers to read
+/// with the given paths.
+#[derive(Debug)]
+pub struct CrossRef {
+    pub tree: PathBuf,
+    pub headers: Vec<PathBuf>,
+}
+
+/// The cross-reference for `paths`: `tree` if given, else the kernel tree
+/// that encloses the first path (found by its top-level files); `None`
+/// outside a kernel tree, or when a path is the whole tree (everything is
+/// read anyway).
+///
+/// # Errors
+/// A path or tree that cannot be opened.
+pub fn cross_reference(paths: &[PathBuf], tree: Option<&Path>) -> anyhow::Result<Option<CrossRef>> {
+    use anyhow::Context as _;
+    let abs = |p: &Path| {
+        std::fs::canonicalize(p).with_context(|| format!("{}: cannot open", p.display()))
+    };
+    let given: Vec<PathBuf> = paths
+        .iter()
+        .map(|p| abs(p))
+        .collect::<anyhow::Result<_>>()?;
+    let tree = match tree {
+        Some(t) => abs(t)?,
+        None => match given.first().and_then(|p| super::find_tree_root(p)) {
+            Some(t) => abs(&t)?,
+            None => return Ok(None),
+        },
+    };
+    if given.iter().any(|p| *p == tree || !p.starts_with(&tree)) {
+        return Ok(None);
+    }
+    let mut files = Vec::new();
+    for p in &given {
+        sources_under(p, &mut files);
+    }
+    let headers = closure(&tree, &files);
+    Ok(Some(CrossRef { tree, headers }))
+}
+
+/// Is a finding at `path` (relative to `root`) inside one of the paths
+/// the user gave? Cross-reference headers are read, never reported on.
+pub fn is_given(path: &str, root: &Path, given: &[PathBuf]) -> bool {
+    given.iter().any(|g| {
+        let Ok(abs) = std::fs::canonicalize(g) else {
+            return false;
+        };
+        match abs.strip_prefix(root) {
+            Ok(rel) if rel.as_os_str().is_empty() => true,
+            Ok(rel) => Path::new(path).starts_with(rel),
+            Err(_) => false,
+        }
+    })
+}
+
+/// `.c` and `.h` files at or under `p` (sorted walk, hidden entries skipped).
+fn sources_under(p: &Path, out: &mut Vec<PathBuf>) {
+    if p.is_file() {
+        out.push(p.to_path_buf());
+        return;
+    }
+    let Ok(rd) = std::fs::read_dir(p) else {
+        return;
+    };
+    let mut entries: Vec<PathBuf> = rd.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    entries.sort();
+    for e in entries {
+        let hidden = e
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with('.'));
+        if hidden {
+            continue;
+        }
+        if e.is_dir() {
+            sources_under(&e, out);
+        } else if e.extension().is_some_and(|x| x == "c" || x == "h") {
+            out.push(e);
+        }
+    }
+}
+
 /// The headers `files` include, transitively, that exist under `tree`,
 /// excluding `files` themselves; sorted, so runs are deterministic.
 pub fn closure(tree: &Path, files: &[PathBuf]) -> Vec<PathBuf> {
@@ -139,16 +222,37 @@ mod tests {
     fn follows_quoted_and_angle_includes_transitively() {
         let dir = tempfile::tempdir().expect("tempdir");
         let t = dir.path();
-        write(t, "drivers/foo/main.c", "#include <linux/mutex.h>\n  # include \"foo.h\"\n");
-        write(t, "drivers/foo/foo.h", "#include \"../bar/bar.h\"\nstruct foo { int x; };\n");
+        write(
+            t,
+            "drivers/foo/main.c",
+            "#include <linux/mutex.h>\n  # include \"foo.h\"\n",
+        );
+        write(
+            t,
+            "drivers/foo/foo.h",
+            "#include \"../bar/bar.h\"\nstruct foo { int x; };\n",
+        );
         write(t, "drivers/bar/bar.h", "#include <linux/types.h>\n");
-        write(t, "include/linux/mutex.h", "#include <linux/types.h>\n#include <asm/barrier.h>\n");
+        write(
+            t,
+            "include/linux/mutex.h",
+            "#include <linux/types.h>\n#include <asm/barrier.h>\n",
+        );
         write(t, "include/linux/types.h", "");
-        write(t, "arch/x86/include/asm/barrier.h", "#include <linux/missing.h>\n");
+        write(
+            t,
+            "arch/x86/include/asm/barrier.h",
+            "#include <linux/missing.h>\n",
+        );
         let got = closure(t, &[t.join("drivers/foo/main.c")]);
         let rel: Vec<String> = got
             .iter()
-            .map(|p| p.strip_prefix(t).expect("in tree").to_string_lossy().into_owned())
+            .map(|p| {
+                p.strip_prefix(t)
+                    .expect("in tree")
+                    .to_string_lossy()
+                    .into_owned()
+            })
             .collect();
         assert_eq!(
             rel,
@@ -173,11 +277,44 @@ mod tests {
     }
 
     #[test]
+    fn cross_reference_finds_the_enclosing_tree_and_reports_only_given_paths() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let t = dir.path();
+        for f in ["Makefile", "Kconfig"] {
+            write(t, f, "");
+        }
+        write(t, "drivers/foo/main.c", "#include <linux/foo.h>\n");
+        write(t, "include/linux/foo.h", "struct foo { int x; };\n");
+        let x = cross_reference(&[t.join("drivers/foo")], None)
+            .expect("opens")
+            .expect("inside a tree");
+        let root = std::fs::canonicalize(t).expect("canonical");
+        assert_eq!(x.tree, root);
+        assert_eq!(x.headers, vec![root.join("include/linux/foo.h")]);
+        let given = [t.join("drivers/foo")];
+        assert!(is_given("drivers/foo/main.c", &root, &given));
+        assert!(!is_given("include/linux/foo.h", &root, &given));
+        // The whole tree needs no cross-reference; outside a tree there is none.
+        assert!(cross_reference(&[t.to_path_buf()], None)
+            .expect("opens")
+            .is_none());
+        let other = tempfile::tempdir().expect("tempdir");
+        write(other.path(), "a.c", "");
+        assert!(cross_reference(&[other.path().join("a.c")], None)
+            .expect("opens")
+            .is_none());
+    }
+
+    #[test]
     fn headers_outside_the_tree_are_ignored() {
         let dir = tempfile::tempdir().expect("tempdir");
         let t = dir.path().join("tree");
         write(dir.path(), "outside.h", "");
-        write(&t, "d/a.c", "#include \"../../outside.h\"\n#include <stdio.h>\n");
+        write(
+            &t,
+            "d/a.c",
+            "#include \"../../outside.h\"\n#include <stdio.h>\n",
+        );
         assert!(closure(&t, &[t.join("d/a.c")]).is_empty());
     }
 }
