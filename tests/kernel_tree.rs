@@ -287,3 +287,30 @@ fn nfit_shutdown_is_reported_only_with_the_cancel_under_the_mutex() {
         );
     }
 }
+
+/// `--tree` cross-reference (the default inside a kernel tree): a driver
+/// directory is read with the headers it includes, and findings are
+/// reported only for the directory.
+#[test]
+fn directory_runs_read_included_headers_and_report_only_the_directory() {
+    let Some(t) = tree("WAITCHECK_LINUX_6_12") else {
+        return;
+    };
+    let dir = "drivers/infiniband/hw/mlx5";
+    let (_, with) = waitcheck(&["check", "--format", "json", dir], &t);
+    let (_, without) = waitcheck(&["check", "--format", "json", "--no-tree", dir], &t);
+    let files = |v: &Value| v["stats"]["files"].as_u64().unwrap_or(0);
+    assert!(
+        files(&with) > files(&without) + 100,
+        "headers were not read: {} vs {} files",
+        files(&with),
+        files(&without)
+    );
+    for f in findings(&with) {
+        let path = f["location"]["path"].as_str().unwrap_or("");
+        assert!(path.starts_with(dir), "reported outside {dir}: {f:#}");
+    }
+    let explicit = t.to_string_lossy().into_owned();
+    let (_, same) = waitcheck(&["check", "--format", "json", "--tree", &explicit, dir], &t);
+    assert_eq!(findings(&same), findings(&with));
+}
