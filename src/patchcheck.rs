@@ -50,6 +50,24 @@ pub struct PatchResult {
     pub overlay_before: Arc<Overlay>,
     #[serde(skip)]
     pub overlay_after: Arc<Overlay>,
+    /// What the patch was compared against.
+    #[serde(skip)]
+    pub applied_to: AppliedTo,
+}
+
+/// The tree a patch was checked against.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum AppliedTo {
+    /// The tree as the series left it so far (or as `--git` found it at
+    /// the base commit).
+    #[default]
+    Tree,
+    /// The tree already holds the patch, and the mail names its commit:
+    /// the tree at the commit's parent.
+    Parent(String),
+    /// The tree already holds the patch and no commit is known: the tree
+    /// with the patch reversed.
+    Reversed,
 }
 
 pub struct SeriesResult {
@@ -79,7 +97,7 @@ pub fn run(opts: &PatchOptions, rules: &Rules) -> Result<SeriesResult> {
     // Commits apply to the tree at their base commit, not to the files on
     // disk (which, for `--git origin/main..HEAD`, already hold them).
     let base = match &opts.input {
-        Input::Git(rev) => Some(git_base(&root, rev)?),
+        Input::Git(rev) => Some(git_range(&root, rev)?.0),
         _ => None,
     };
     let series = patch::parse_series(&name, &bytes).map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -88,6 +106,7 @@ pub fn run(opts: &PatchOptions, rules: &Rules) -> Result<SeriesResult> {
         Input::Stdin => "-".to_string(),
         _ => name.clone(),
     };
+    let starts: Vec<usize> = series.patches.iter().map(|p| p.start_line).collect();
     let mut overlay: Overlay = BTreeMap::new();
     let mut results = Vec::new();
     let mut stats = Stats::default();
@@ -96,18 +115,36 @@ pub fn run(opts: &PatchOptions, rules: &Rules) -> Result<SeriesResult> {
         if let Some(rev) = &base {
             fill_from_git(&root, rev, &scope, &mut overlay)?;
         }
-        let overlay_before = Arc::new(overlay.clone());
-        let before = analyse(&root, &scope, &overlay, opts.jobs, rules)?;
-        let applied = apply(&root, p, &overlay).with_context(|| name.clone())?;
-        for (path, content) in applied.files {
-            overlay.insert(path, content);
-        }
+        let commit = commit_of(&input_lines, p.start_line);
+        let raw = mail_bytes(&bytes, &starts, p.start_line);
+        let (before_overlay, touched, applied_to) = place(
+            &root,
+            p,
+            raw,
+            &scope,
+            commit.as_deref(),
+            base.is_some(),
+            &mut overlay,
+        )
+        .with_context(|| name.clone())?;
+        let before = analyse(&root, &scope, &before_overlay, opts.jobs, rules)?;
         let after = analyse(&root, &scope, &overlay, opts.jobs, rules)?;
         stats = after.stats.clone();
-        let mut r = diff(p, before.findings, after.findings, applied.touched);
-        r.text = patch_text(p, &emacs_name, commit_of(&input_lines, p.start_line));
+        let mut r = diff(p, before.findings, after.findings, touched);
+        r.text = patch_text(p, &emacs_name, commit);
         r.lines_checked = lines_checked(p);
-        r.overlay_before = overlay_before;
+        r.text.base_note = match &applied_to {
+            AppliedTo::Tree => None,
+            AppliedTo::Parent(c) => Some(format!(
+                "already in the tree: checked against its commit's parent {}",
+                c.get(..12).unwrap_or(c)
+            )),
+            AppliedTo::Reversed => {
+                Some("already in the tree: checked against the tree without it".to_string())
+            }
+        };
+        r.applied_to = applied_to;
+        r.overlay_before = Arc::new(before_overlay);
         r.overlay_after = Arc::new(overlay.clone());
         results.push(r);
     }
@@ -160,15 +197,12 @@ fn read_input(input: &Input, root: &Path) -> Result<(String, Vec<u8>)> {
 
 /// `--git A..B` or `--git REV`: the commits as format-patch output.
 fn git_series(root: &Path, rev: &str) -> Result<(String, Vec<u8>)> {
+    let (_, range) = git_range(root, rev)?;
     let mut cmd = Command::new("git");
     cmd.arg("-C")
         .arg(root)
-        .args(["format-patch", "--stdout", "--no-signature"]);
-    if rev.contains("..") {
-        cmd.arg(rev);
-    } else {
-        cmd.args(["-1", rev]);
-    }
+        .args(["format-patch", "--stdout", "--no-signature"])
+        .args(&range);
     let out = cmd.output().context("running git format-patch")?;
     if !out.status.success() {
         bail!(
@@ -179,9 +213,13 @@ fn git_series(root: &Path, rev: &str) -> Result<(String, Vec<u8>)> {
     Ok((format!("git {rev}"), out.stdout))
 }
 
-/// The commit the series of `--git REV` applies to: `A` of `A..B` (`HEAD`
-/// when empty), the merge base of `A...B`, the parent of a single `REV`.
-fn git_base(root: &Path, rev: &str) -> Result<String> {
+/// The commit the series of `--git REV` applies to, and the arguments of
+/// `git format-patch` that produce the series. For `A..B` and `A...B` the
+/// base is the merge base of `A` and `B` (`A` itself when `B` descends from
+/// it; an empty side is `HEAD`), so a branch is checked against the point
+/// it forked from even when `A` has moved on; a single `REV` applies to its
+/// parent.
+fn git_range(root: &Path, rev: &str) -> Result<(String, Vec<String>)> {
     let side = |s: &str| {
         if s.is_empty() {
             "HEAD".to_string()
@@ -189,18 +227,23 @@ fn git_base(root: &Path, rev: &str) -> Result<String> {
             s.to_string()
         }
     };
-    let base = if let Some((a, b)) = rev.split_once("...") {
-        git_text(root, &["merge-base", &side(a), &side(b)])?
-    } else if let Some((a, _)) = rev.split_once("..") {
-        side(a)
-    } else {
-        format!("{rev}^")
+    let ends = rev.split_once("...").or_else(|| rev.split_once(".."));
+    let (base, range) = match ends {
+        Some((a, b)) => {
+            let (a, b) = (side(a), side(b));
+            let base = git_text(root, &["merge-base", &a, &b])
+                .with_context(|| format!("--git {rev}: no common base of {a} and {b}"))?;
+            let range = format!("{base}..{b}");
+            (base, vec![range])
+        }
+        None => (format!("{rev}^"), vec!["-1".to_string(), rev.to_string()]),
     };
-    git_text(
+    let base = git_text(
         root,
         &["rev-parse", "--verify", &format!("{base}^{{commit}}")],
     )
-    .with_context(|| format!("--git {rev}: no base commit"))
+    .with_context(|| format!("--git {rev}: no base commit"))?;
+    Ok((base, range))
 }
 
 /// The trimmed stdout of `git -C root ARGS`.
@@ -405,7 +448,190 @@ fn diff(
         lines_checked: 0,
         overlay_before: Arc::default(),
         overlay_after: Arc::default(),
+        applied_to: AppliedTo::Tree,
     }
+}
+
+/// Apply `p` to the tree as `overlay` has it, leaving the state after the
+/// patch in `overlay`; returns the state before it, the touched lines, and
+/// what it was applied to.
+///
+/// A patch that is already in the tree (a commit being mailed, a b4 prep
+/// branch) does not apply forward. It is then checked against the parent
+/// of its commit: the one the mail names (`From <sha>` of `git
+/// format-patch`) if the repository has it, else a recent commit of `HEAD`
+/// with the same `git patch-id`; failing both, against the tree with the
+/// patch reversed. When nothing works, the error is the forward one.
+fn place(
+    root: &Path,
+    p: &Patch,
+    raw: &[u8],
+    scope: &[PathBuf],
+    commit: Option<&str>,
+    git_input: bool,
+    overlay: &mut Overlay,
+) -> Result<(Overlay, Vec<TouchedLines>, AppliedTo)> {
+    let forward_error = match apply(root, p, overlay) {
+        Ok(applied) => {
+            let before = overlay.clone();
+            overlay.extend(applied.files);
+            return Ok((before, applied.touched, AppliedTo::Tree));
+        }
+        Err(e) if git_input => return Err(e),
+        Err(e) => e,
+    };
+    let parent_of = |c: &str| {
+        git_text(
+            root,
+            &["rev-parse", "--verify", "-q", &format!("{c}^^{{commit}}")],
+        )
+        .ok()
+    };
+    let named = commit.and_then(parent_of);
+    let by_id = std::iter::once_with(|| commit_by_patch_id(root, raw).and_then(|c| parent_of(&c)));
+    for parent in named.into_iter().chain(by_id.flatten()) {
+        let mut at_parent = Overlay::new();
+        fill_from_git(root, &parent, scope, &mut at_parent)?;
+        if let Ok(applied) = apply(root, p, &at_parent) {
+            let before = at_parent.clone();
+            at_parent.extend(applied.files);
+            *overlay = at_parent;
+            return Ok((before, applied.touched, AppliedTo::Parent(parent)));
+        }
+    }
+    if let Ok(reversed) = apply(root, &reverse(p), overlay) {
+        let mut before = overlay.clone();
+        before.extend(reversed.files);
+        let touched = touched_of(p);
+        return Ok((before, touched, AppliedTo::Reversed));
+    }
+    Err(forward_error)
+}
+
+/// How many commits of `HEAD` are searched for a patch's commit.
+const PATCH_ID_DEPTH: &str = "100";
+
+/// `git patch-id --stable` of `input`: (patch id, commit id) per patch.
+fn patch_ids(root: &Path, input: &[u8]) -> Option<Vec<(String, String)>> {
+    use std::io::Write as _;
+    let mut child = Command::new("git")
+        .arg("-C")
+        .arg(root)
+        .args(["patch-id", "--stable"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .ok()?;
+    let mut stdin = child.stdin.take()?;
+    let data = input.to_vec();
+    let writer = std::thread::spawn(move || stdin.write_all(&data));
+    let out = child.wait_with_output().ok()?;
+    writer.join().ok()?.ok()?;
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    Some(
+        text.lines()
+            .filter_map(|l| {
+                let (id, commit) = l.split_once(' ')?;
+                Some((id.to_string(), commit.trim().to_string()))
+            })
+            .collect(),
+    )
+}
+
+/// The recent commit of `HEAD` whose `git patch-id --stable` is the one of
+/// `raw` (one mail); `None` outside a git repository or when none matches.
+fn commit_by_patch_id(root: &Path, raw: &[u8]) -> Option<String> {
+    let (wanted, _) = patch_ids(root, raw)?.into_iter().next()?;
+    let log = Command::new("git")
+        .arg("-C")
+        .arg(root)
+        .args([
+            "log",
+            "-p",
+            "--no-color",
+            "--no-ext-diff",
+            "--no-merges",
+            "-n",
+        ])
+        .arg(PATCH_ID_DEPTH)
+        .arg("HEAD")
+        .stderr(std::process::Stdio::null())
+        .output()
+        .ok()?;
+    if !log.status.success() {
+        return None;
+    }
+    patch_ids(root, &log.stdout)?
+        .into_iter()
+        .find(|(id, _)| *id == wanted)
+        .map(|(_, commit)| commit)
+}
+
+/// The patch that undoes `p`.
+fn reverse(p: &Patch) -> Patch {
+    let mut r = p.clone();
+    for f in &mut r.files {
+        std::mem::swap(&mut f.old_path, &mut f.new_path);
+        std::mem::swap(&mut f.old_mode, &mut f.new_mode);
+        for h in &mut f.hunks {
+            std::mem::swap(&mut h.old_start, &mut h.new_start);
+            std::mem::swap(&mut h.old_len, &mut h.new_len);
+            std::mem::swap(&mut h.old_missing_newline, &mut h.new_missing_newline);
+            for l in &mut h.lines {
+                *l = match std::mem::replace(l, patch::HunkLine::Context(String::new())) {
+                    patch::HunkLine::Add(t) => patch::HunkLine::Remove(t),
+                    patch::HunkLine::Remove(t) => patch::HunkLine::Add(t),
+                    c @ patch::HunkLine::Context(_) => c,
+                };
+            }
+        }
+    }
+    r
+}
+
+/// The lines `p` adds, by file, as applying it would report them.
+fn touched_of(p: &Patch) -> Vec<TouchedLines> {
+    p.files
+        .iter()
+        .filter(|f| f.new_path.is_some())
+        .map(|f| {
+            let text = patch_text(p, "", None);
+            let added = text
+                .hunks
+                .iter()
+                .filter(|h| h.path == f.path())
+                .flat_map(|h| h.lines.iter())
+                .filter(|l| l.marker == '+')
+                .filter_map(|l| l.new_line)
+                .collect();
+            TouchedLines {
+                path: f.path().to_string(),
+                added,
+                hunks: f.hunks.iter().map(|h| (h.new_start, h.new_len)).collect(),
+            }
+        })
+        .collect()
+}
+
+/// The bytes of the mail that starts on 1-based line `start` of `input`,
+/// up to the start of the next one (`starts`: every mail's first line).
+fn mail_bytes<'b>(input: &'b [u8], starts: &[usize], start: usize) -> &'b [u8] {
+    let next = starts.iter().copied().filter(|&s| s > start).min();
+    let offset_of = |line: usize| -> usize {
+        if line <= 1 {
+            return 0;
+        }
+        input
+            .iter()
+            .enumerate()
+            .filter(|(_, &b)| b == b'\n')
+            .nth(line - 2)
+            .map_or(input.len(), |(i, _)| i + 1)
+    };
+    let from = offset_of(start);
+    let to = next.map_or(input.len(), offset_of);
+    input.get(from..to.max(from)).unwrap_or_default()
 }
 
 /// The commit id of a `git format-patch` mail: its first line is
@@ -459,6 +685,7 @@ fn patch_text(p: &Patch, input: &str, commit: Option<String>) -> PatchText {
         author: p.author.clone(),
         commit,
         input: input.to_string(),
+        base_note: None,
         hunks,
     }
 }
@@ -537,5 +764,73 @@ impl SourceText for SeriesSources<'_> {
         };
         let loaded = crate::source::decode(bytes, &opts).ok()?;
         String::from_utf8(loaded.bytes).ok().map(Cow::Owned)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MAIL: &str = r#"From 0123456789abcdef0123456789abcdef01234567 Mon Sep 17 00:00:00 2001
+From: A <a@example.org>
+Subject: [PATCH 1/2] x
+
+---
+diff --git a/a.c b/a.c
+--- a/a.c
++++ b/a.c
+@@ -1,2 +1,2 @@
+ int a;
+-int b;
++int c;
+From 1111111111111111111111111111111111111111 Mon Sep 17 00:00:00 2001
+From: A <a@example.org>
+Subject: [PATCH 2/2] y
+
+---
+diff --git a/a.c b/a.c
+--- a/a.c
++++ b/a.c
+@@ -1,2 +1,3 @@
+ int a;
+ int c;
++int d;
+"#;
+
+    #[test]
+    fn mails_commits_and_reversal() {
+        let series = patch::parse_series("t.mbox", MAIL.as_bytes()).expect("parses");
+        let starts: Vec<usize> = series.patches.iter().map(|p| p.start_line).collect();
+        assert_eq!(starts, [1, 13]);
+        let lines: Vec<&[u8]> = MAIL.as_bytes().split(|&b| b == b'\n').collect();
+        assert_eq!(
+            commit_of(&lines, 13).as_deref(),
+            Some("1111111111111111111111111111111111111111")
+        );
+        assert_eq!(commit_of(&lines, 2), None);
+        let first = mail_bytes(MAIL.as_bytes(), &starts, 1);
+        assert!(first.ends_with(b"+int c;\n"));
+        let second = mail_bytes(MAIL.as_bytes(), &starts, 13);
+        assert!(second.starts_with(b"From 1111") && second.ends_with(b"+int d;\n"));
+        assert!(mail_bytes(MAIL.as_bytes(), &starts, 999).is_empty());
+
+        let p = &series.patches[0];
+        assert_eq!(reverse(&reverse(p)), *p);
+        let mut files = BTreeMap::new();
+        files.insert("a.c".to_string(), b"int a;\nint c;\n".to_vec());
+        let mut read = |path: &str| Ok(files.get(path).cloned());
+        let undone = patch::apply(&reverse(p), &mut read).expect("reverses");
+        assert_eq!(undone.files[0].1.as_deref(), Some(&b"int a;\nint b;\n"[..]));
+        assert_eq!(lines_checked(p), 3);
+        let text = patch_text(p, "t.mbox", None);
+        let l = &text.hunks[0].lines;
+        assert_eq!(
+            (l[1].marker, l[1].old_line, l[1].new_line),
+            ('-', Some(2), None)
+        );
+        assert_eq!(
+            (l[2].marker, l[2].old_line, l[2].new_line, l[2].input_line),
+            ('+', None, Some(2), 12)
+        );
     }
 }

@@ -220,6 +220,7 @@ fn git(dir: &Path, args: &[&str]) {
 }
 
 fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
     for entry in std::fs::read_dir(from).expect("read_dir") {
         let entry = entry.expect("entry");
         let target = to.join(entry.file_name());
@@ -365,5 +366,33 @@ fn a_missing_patch_file_is_exit_2_naming_it() {
         r.stderr.contains("no-such.patch: cannot read"),
         "{}",
         r.stderr
+    );
+}
+
+#[test]
+fn a_patch_already_in_a_tree_without_git_is_checked_against_the_tree_without_it() {
+    // The series applied, then the files copied out of git: patch 2 no
+    // longer applies forward, no commit can be looked up, so it is
+    // reversed to get the tree before it.
+    let repo = git_tree();
+    let plain = tempfile::tempdir().expect("tempdir");
+    copy_dir(&repo.path().join("drivers"), &plain.path().join("drivers"));
+    let mails = std::fs::read_to_string(fixture("series.mbox")).expect("series");
+    let start = mails.find("Subject: [PATCH 2/3]").expect("patch 2");
+    let end = mails.find("Subject: [PATCH 3/3]").expect("patch 3");
+    let patch_2 = mails[start..end].to_string();
+    let tree = plain.path().to_str().expect("utf-8");
+    let r = waitcheck_in(
+        &root(),
+        &["patch", "-", "--tree", tree, "--color", "never"],
+        Some(patch_2.into_bytes()),
+    );
+    assert_eq!(r.code, Some(1), "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout.contains(&format!(
+            "{PATCH_2}: 1 new circular wait(s)\n  (already in the tree: checked against the tree without it)\n"
+        )),
+        "{}",
+        r.stdout
     );
 }

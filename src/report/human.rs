@@ -44,6 +44,9 @@ pub(super) fn render_units(
         let title = u.patch.map_or(u.name.as_str(), |p| p.title.as_str());
         if ctx.patch_mode {
             writeln!(out, "{title}: {} new circular wait(s)", u.findings.len())?;
+            if let Some(note) = u.patch.and_then(|p| p.base_note.as_deref()) {
+                writeln!(out, "  ({note})")?;
+            }
         }
         for f in u.findings {
             out.write_all(&finding_bytes(f, u.sources, &config, ctx.color)?)?;

@@ -164,6 +164,9 @@ pub struct PatchText {
     pub commit: Option<String>,
     /// How checkpatch's `--emacs` prefix names the input (`-` for stdin).
     pub input: String,
+    /// What the patch was compared against, when it is not simply the tree
+    /// (the human format says so).
+    pub base_note: Option<String>,
     pub hunks: Vec<HunkText>,
 }
 
