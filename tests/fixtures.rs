@@ -333,6 +333,8 @@ fixtures! {
     completion_wait_after_unlock => "completion-wait-after-unlock",
     cancel_under_lock_param_guard => "cancel-under-lock-param-guard",
     completion_barrier_self => "completion-barrier-self",
+    callee_drops_caller_lock => "callee-drops-caller-lock",
+    callee_keeps_caller_lock => "callee-keeps-caller-lock",
 }
 
 fn has_c_files(dir: &Path) -> bool {

@@ -24,6 +24,8 @@ struct State {
     not_in_work: Vec<KeyPath>,
     /// Parameter tests known to hold on this path.
     tests: Vec<ParamTest>,
+    /// Caller-held locks released on this path and not taken again.
+    released: Vec<KeyPath>,
 }
 
 impl State {
@@ -38,6 +40,7 @@ impl State {
         self.held.sort_unstable();
         self.not_in_work.retain(|k| other.not_in_work.contains(k));
         self.tests.retain(|t| other.tests.contains(t));
+        self.released.retain(|k| other.released.contains(k));
     }
 }
 
@@ -690,6 +693,11 @@ impl<'a> FnWalker<'a> {
                 let idx = self.push_site(n, kind, None);
                 if !r.is_try || r.asserted {
                     self.state.held.push((idx, None));
+                    if let Some(SiteKind::Acquire { key, .. }) = self.sites.last().map(|s| &s.kind)
+                    {
+                        let key = key.clone();
+                        self.state.released.retain(|k| *k != key);
+                    }
                 }
             }
             Effect::Release(r) => {
@@ -809,8 +817,13 @@ impl<'a> FnWalker<'a> {
                     .iter()
                     .rposition(|h| sites.get(h.0 as usize).is_some_and(similar))
             });
-        if let Some(i) = pick {
-            self.state.held.remove(i);
+        match pick {
+            Some(i) => {
+                self.state.held.remove(i);
+            }
+            // Not taken here: the caller's lock, let go for a while.
+            None if !self.state.released.contains(key) => self.state.released.push(key.clone()),
+            None => {}
         }
     }
 
@@ -1126,6 +1139,7 @@ impl<'a> FnWalker<'a> {
             not_in_work: self.state.not_in_work.clone(),
             guards: self.state.tests.clone(),
             consts,
+            released: self.state.released.clone(),
             text,
         });
         (self.sites.len() - 1) as u32

@@ -159,6 +159,12 @@ pub struct Site {
     /// Constant arguments of a call (`foo(dev, true)` -> `(1, "1")`),
     /// normalised by `ParamTest::constant`.
     pub consts: Vec<(u32, String)>,
+    /// Locks the function's caller holds that this function released on
+    /// every path to the site, without taking them again
+    /// (`spin_unlock_irq(&dev->power.lock); cancel_work_sync(..)` in a
+    /// function "called under dev->power.lock"): the caller's hold does not
+    /// reach the site.
+    pub released: Vec<KeyPath>,
     /// The source text of the call, one line, shortened.
     pub text: String,
 }

@@ -412,6 +412,10 @@ impl WaitGraph {
                     }
                     let EKey::Res(target) = &e.key else { continue };
                     for (h, r) in &held {
+                        if e.released.contains(r) {
+                            // The callee lets this lock go before the wait.
+                            continue;
+                        }
                         found.push((r.clone(), target.clone(), *h, e.clone()));
                     }
                 }

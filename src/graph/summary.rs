@@ -79,10 +79,21 @@ pub struct Eff {
     /// What this function's parameters must be for the effect to happen
     /// (callers passing a contradicting constant do not reach it).
     pub guards: Vec<ParamTest>,
+    /// Locks a caller may hold that are released on the way to the effect
+    /// (the callee lets its caller's lock go before waiting): a caller
+    /// holding one of them does not hold it across this effect.
+    pub released: Vec<Resource>,
     pub via: Via,
 }
 
-type DedupKey = (EffKind, EKey, Option<Resource>, bool, Vec<ParamTest>);
+type DedupKey = (
+    EffKind,
+    EKey,
+    Option<Resource>,
+    bool,
+    Vec<ParamTest>,
+    Vec<Resource>,
+);
 
 impl Eff {
     fn dedup_key(&self) -> DedupKey {
@@ -92,6 +103,7 @@ impl Eff {
             self.unless_in.clone(),
             self.devres,
             self.guards.clone(),
+            self.released.clone(),
         )
     }
 }
@@ -245,6 +257,7 @@ pub fn site_effects(idx: &Index, s: &Summaries, f: FnId, si: u32, site: &Site) -
         unless_in,
         devres: false,
         guards: Vec::new(),
+        released: Vec::new(),
         via: Via::Site(si),
     };
     match &site.kind {
@@ -334,7 +347,8 @@ pub fn site_effects(idx: &Index, s: &Summaries, f: FnId, si: u32, site: &Site) -
         }
         _ => {}
     }
-    // The site's own guards hold for everything it leads to.
+    // The site's own guards hold for everything it leads to, and the
+    // caller's locks released before it stay released.
     if !site.guards.is_empty() {
         for e in &mut out {
             for t in &site.guards {
@@ -343,6 +357,21 @@ pub fn site_effects(idx: &Index, s: &Summaries, f: FnId, si: u32, site: &Site) -
                 }
             }
             e.guards.sort();
+        }
+    }
+    if !site.released.is_empty() {
+        let released: Vec<Resource> = site
+            .released
+            .iter()
+            .filter_map(|k| idx.resolve(file, ResourceKind::Lock, k))
+            .collect();
+        for e in &mut out {
+            for r in &released {
+                if !e.released.contains(r) {
+                    e.released.push(r.clone());
+                }
+            }
+            e.released.sort();
         }
     }
     out
@@ -402,6 +431,7 @@ fn through_call(
                                 unless_in: te.unless_in.clone(),
                                 devres: devres || te.devres || e.devres,
                                 guards: Vec::new(),
+                                released: Vec::new(),
                                 via: Via::Callback {
                                     site: si,
                                     callee: g,
@@ -419,6 +449,7 @@ fn through_call(
                     unless_in: None,
                     devres: devres || e.devres,
                     guards: Vec::new(),
+                    released: Vec::new(),
                     via,
                 }),
                 None => {}
@@ -437,6 +468,7 @@ fn through_call(
             unless_in: e.unless_in.clone(),
             devres: devres || e.devres,
             guards,
+            released: e.released.clone(),
             via,
         });
     }
