@@ -162,7 +162,7 @@ mod tests {
         assert!(text.ends_with("}\n"));
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("baseline.json");
-        write(&path, &[a.clone()]).expect("write");
+        write(&path, std::slice::from_ref(&a)).expect("write");
         let base = Baseline::load(&path).expect("load");
         let (kept, dropped) = base.filter(vec![a, b.clone()]);
         assert_eq!((kept, dropped), (vec![b], 1));

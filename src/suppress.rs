@@ -2,8 +2,8 @@
 //! is reported.
 //!
 //! ```c
-//! 	/* waitcheck-ignore: PROBE_FLUSH_WAITS_FOR_PROBE probe cannot fail after queueing */
-//! 	flush_work(&priv->scan_work);
+//!     /* waitcheck-ignore: PROBE_FLUSH_WAITS_FOR_PROBE probe cannot fail after queueing */
+//!     flush_work(&priv->scan_work);
 //! ```
 //!
 //! In: the findings and the text of the files they point into. Out: the

@@ -396,3 +396,114 @@ fn a_patch_already_in_a_tree_without_git_is_checked_against_the_tree_without_it(
         r.stdout
     );
 }
+
+/// Debian's Linux 6.12 tree (ci/test.sh extracts it and sets the variable);
+/// without it the test says why it did nothing, and under CI it fails.
+fn linux_6_12() -> Option<PathBuf> {
+    match std::env::var_os("WAITCHECK_LINUX_6_12") {
+        Some(p) if Path::new(&p).join("drivers").is_dir() => Some(PathBuf::from(p)),
+        _ if std::env::var_os("CI").is_some() => {
+            panic!("WAITCHECK_LINUX_6_12 must point at an extracted kernel tree under CI (run ci/test.sh)")
+        }
+        _ => {
+            eprintln!(
+                "note: WAITCHECK_LINUX_6_12 not set; run ci/test.sh for the kernel-tree tests"
+            );
+            None
+        }
+    }
+}
+
+/// The seed's real patches (../shared/seed/patches) whose names start so.
+fn seed_patches(starts: &[&str]) -> Vec<u8> {
+    let dir = root().join("../shared/seed/patches");
+    let mut names: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .expect("../shared/seed/patches")
+        .map(|e| e.expect("entry").path())
+        .collect();
+    names.sort();
+    let mut bytes = Vec::new();
+    for s in starts {
+        let p = names
+            .iter()
+            .find(|p| {
+                p.file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with(s))
+            })
+            .unwrap_or_else(|| panic!("no seed patch {s}"));
+        bytes.extend(std::fs::read(p).expect("seed patch"));
+    }
+    bytes
+}
+
+#[test]
+fn the_seed_series_on_linux_6_12_is_reported_at_patch_2_like_the_review() {
+    let Some(linux) = linux_6_12() else {
+        return;
+    };
+    let tree = linux.to_str().expect("utf-8");
+    let series = seed_patches(&["0001", "0002"]);
+    let args = ["patch", "-", "--tree", tree, "--format", "json"];
+    let r = waitcheck_in(&root(), &args, Some(series.clone()));
+    assert_eq!(r.code, Some(1), "{}", r.stderr);
+    let v: Value = serde_json::from_str(&r.stdout).expect("json");
+    let introduced: Vec<usize> = v["patches"]
+        .as_array()
+        .expect("patches")
+        .iter()
+        .map(|p| p["introduced"].as_array().map_or(0, Vec::len))
+        .collect();
+    assert_eq!(introduced, [0, 1]);
+    assert_eq!(
+        v["patches"][1]["introduced"][0]["type"],
+        "PROBE_FLUSH_WAITS_FOR_PROBE"
+    );
+
+    // checkpatch points at the wait the reviewed patch adds.
+    let args = [
+        "patch",
+        "-",
+        "--tree",
+        tree,
+        "--format",
+        "checkpatch",
+        "-q",
+        "--showfile",
+    ];
+    let r = waitcheck_in(&root(), &args, Some(series.clone()));
+    assert!(
+        r.stdout.starts_with(
+            "drivers/dax/hmem/hmem.c:165: WARNING: dax_hmem_flush_work() waits for dax_hmem_work"
+        ),
+        "{}",
+        r.stdout
+    );
+
+    // The review quotes the reviewed lines, as the seed's reviewer did.
+    let args = ["patch", "-", "--tree", tree, "--format", "review"];
+    let r = waitcheck_in(&root(), &args, Some(series));
+    let review = r.stdout;
+    assert!(review.starts_with(
+        "Re: [PATCH 2/2] dax/hmem, cxl: Defer and resolve ownership of Soft Reserved memory ranges\n"
+    ));
+    for quoted in [
+        "> +static void process_defer_work(void *data)\n",
+        "> +\twait_for_device_probe();\n",
+        "> +static void kill_defer_work(void *data)\n",
+        "> +\tdax_hmem_flush_work();\n",
+        "> +\trc = devm_add_action_or_reset(&pdev->dev, kill_defer_work, pdev);\n",
+        ">  \treturn walk_hmem_resources(&pdev->dev, hmem_register_device);\n",
+    ] {
+        assert!(review.contains(quoted), "`{quoted}` not quoted:\n{review}");
+    }
+    assert!(review.contains("\nIs there a potential deadlock here?"));
+    assert!(
+        review.contains("It happens if dax_hmem_platform_probe() fails after dax_hmem_work was")
+    );
+    assert!(review.contains("wait_for_device_probe() waits for every probe in flight to finish"));
+
+    // The merged fix, applied instead, introduces nothing.
+    let fix = seed_patches(&["fixed-v8"]);
+    let r = waitcheck_in(&root(), &["patch", "-", "--tree", tree], Some(fix));
+    assert_eq!(r.code, Some(0), "{}\n{}", r.stdout, r.stderr);
+}

@@ -7,8 +7,8 @@
 //!
 //! ```text
 //! WARNING:PROBE_FLUSH_WAITS_FOR_PROBE: <message>     (TYPE only with --show-types)
-//! #203: FILE: drivers/wpool/plat.c:68:               (#N: the line of the patch input)
-//! +	wait_for_device_probe();                       (the line, as the patch has it)
+//! #185: FILE: drivers/wpool/plat.c:68:               (#N: the line of the patch input)
+//! +    wait_for_device_probe();                   (the line, as the patch has it)
 //!
 //! ```
 //!
@@ -65,7 +65,8 @@ pub(super) fn render(
         }
         let clean = u.findings.is_empty();
         reported |= !clean;
-        if !o.no_summary && !(clean && quiet) {
+        let summary = !(o.no_summary || clean && quiet);
+        if summary {
             writeln!(
                 out,
                 "total: {errors} errors, {warnings} warnings, {} lines checked",

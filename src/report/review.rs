@@ -58,7 +58,7 @@ pub(super) fn render(
                 writeln!(out)?;
             }
             let quote = match patch {
-                Some(p) => quote_patch(f, p),
+                Some(p) => quote_patch(f, p, u.sources),
                 None => quote_sources(f, u.sources),
             };
             for l in quote {
@@ -236,8 +236,10 @@ fn starts_definition(line: &str) -> bool {
         && !line.trim_end().ends_with(';')
 }
 
-/// The patch's lines around every chain step it has, as `> ` quotes.
-fn quote_patch(f: &Finding, p: &PatchText) -> Vec<String> {
+/// The patch's lines around every chain step it has, as `> ` quotes; the
+/// source's when the patch has none of them (a finding its removed lines
+/// made).
+fn quote_patch(f: &Finding, p: &PatchText, sources: &dyn SourceText) -> Vec<String> {
     let groups: Vec<Vec<&str>> = p
         .hunks
         .iter()
@@ -268,8 +270,7 @@ fn quote_patch(f: &Finding, p: &PatchText) -> Vec<String> {
         }
     }
     if out.is_empty() {
-        // No step on a line of the patch: quote the files instead.
-        return quote_sources_plain(f);
+        return quote_sources(f, sources);
     }
     out
 }
