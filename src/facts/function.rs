@@ -507,11 +507,35 @@ impl<'a> FnWalker<'a> {
                 self.assignment(n);
             }
             "compound_statement" => self.block(n),
+            "conditional_expression" => self.conditional(n),
             "identifier" | "number_literal" | "string_literal" | "field_identifier" | "comment" => {
             }
             _ => self.children_exprs(n),
         }
         self.depth -= 1;
+    }
+
+    /// `c ? a : b`: each arm runs with what the condition tells it, like
+    /// the branches of an `if` (`sync ? cancel_work_sync(w) : false`).
+    fn conditional(&mut self, n: Node) {
+        let (then_d, else_d) = match n.child_by_field_name("condition") {
+            Some(c) => {
+                self.expr(c);
+                self.condition(c)
+            }
+            None => Default::default(),
+        };
+        let entry = self.state.clone();
+        self.apply(&then_d);
+        if let Some(a) = n.child_by_field_name("consequence") {
+            self.expr(a);
+        }
+        let then_state = std::mem::replace(&mut self.state, entry);
+        self.apply(&else_d);
+        if let Some(b) = n.child_by_field_name("alternative") {
+            self.expr(b);
+        }
+        self.state.join(&then_state);
     }
 
     fn assignment(&mut self, n: Node) {

@@ -346,3 +346,16 @@ fn one_unlock_releases_a_lock_taken_on_two_joined_paths() {
     let f = func(&ff, "w");
     assert!(held_texts(f, site(f, "wait_for_completion")).is_empty());
 }
+
+#[test]
+fn conditional_expressions_guard_their_arms() {
+    let src = "void put(struct f *f, bool wait)\n{\n\tbool c = wait ? cancel_work_sync(&f->w) : false;\n}\n";
+    let ff = facts(src);
+    let f = func(&ff, "put");
+    let cancel = site(f, "cancel_work_sync");
+    assert!(
+        cancel.guards.iter().any(|t| t.param == 1 && t.equal),
+        "{:?}",
+        cancel.guards
+    );
+}
