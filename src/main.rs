@@ -81,7 +81,8 @@ struct PatchArgs {
     /// (`-` for stdin).
     #[arg(value_name = "FILE", conflicts_with = "git")]
     file: Option<PathBuf>,
-    /// Check commits instead: `REV` or `A..B`.
+    /// Check commits instead: `REV` or `A..B` (applied to the tree at their
+    /// base commit, whatever is checked out).
     #[arg(long, value_name = "REV")]
     git: Option<String>,
     /// The tree the patch applies to (default: the git top-level of the
@@ -107,7 +108,7 @@ struct PatchArgs {
 /// What to report and how: shared by `check` and `patch`.
 #[derive(clap::Args)]
 struct OutputArgs {
-    /// Output format [default: human].
+    /// Output format [default: human, or the `format` of .waitcheck.toml].
     #[arg(long, value_enum)]
     format: Option<FormatArg>,
     /// Report only these finding types (comma-separated).
