@@ -335,6 +335,8 @@ fixtures! {
     completion_barrier_self => "completion-barrier-self",
     callee_drops_caller_lock => "callee-drops-caller-lock",
     callee_keeps_caller_lock => "callee-keeps-caller-lock",
+    lock_wrapper_cancel => "lock-wrapper-cancel",
+    lock_wrapper_unlocked => "lock-wrapper-unlocked",
 }
 
 fn has_c_files(dir: &Path) -> bool {

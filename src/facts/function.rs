@@ -70,6 +70,9 @@ pub struct FnWalker<'a> {
     dead: bool,
     labels: HashMap<String, State>,
     exits: Vec<Option<State>>,
+    /// Held acquisitions and released caller locks common to every return
+    /// seen so far (None before the first).
+    returns: Option<(Vec<u32>, Vec<KeyPath>)>,
     depth: usize,
 }
 
@@ -96,11 +99,26 @@ pub fn extract_function(def: Node, src: &[u8], orig: &[u8], rules: &Rules) -> Op
         dead: false,
         labels: HashMap::new(),
         exits: Vec::new(),
+        returns: None,
         depth: 0,
     };
     if let Some(body) = def.child_by_field_name("body") {
         w.block(body);
     }
+    w.note_return();
+    let (held, released) = w.returns.take().unwrap_or_default();
+    // Only a real acquisition of a lock the caller can name (through a
+    // parameter or a global) makes a wrapper; an assertion does not.
+    let returns_holding = held
+        .into_iter()
+        .filter(|i| {
+            matches!(
+                w.sites.get(*i as usize).map(|s| &s.kind),
+                Some(SiteKind::Acquire { is_try: false, key, .. })
+                    if matches!(key.root, Root::Param { .. } | Root::Global(_) | Root::Named(_))
+            )
+        })
+        .collect();
     Some(Function {
         name,
         is_static: is_static(def, src),
@@ -108,6 +126,8 @@ pub fn extract_function(def: Node, src: &[u8], orig: &[u8], rules: &Rules) -> Op
         params,
         sites: w.sites,
         has_errors: def.has_error(),
+        returns_holding,
+        returns_released: released,
     })
 }
 
@@ -148,6 +168,7 @@ impl<'a> FnWalker<'a> {
             "switch_statement" => self.switch_stmt(n),
             "return_statement" => {
                 self.children_exprs(n);
+                self.note_return();
                 self.dead = true;
             }
             "goto_statement" => {
@@ -513,6 +534,30 @@ impl<'a> FnWalker<'a> {
             _ => self.children_exprs(n),
         }
         self.depth -= 1;
+    }
+
+    /// Intersect what this return (or the end of the body) holds and has
+    /// released with the other returns.
+    fn note_return(&mut self) {
+        if self.dead {
+            return;
+        }
+        // Guards are released by the return itself.
+        let held: Vec<u32> = self
+            .state
+            .held
+            .iter()
+            .filter(|h| h.1.is_none())
+            .map(|h| h.0)
+            .collect();
+        let released = self.state.released.clone();
+        match &mut self.returns {
+            None => self.returns = Some((held, released)),
+            Some((h, r)) => {
+                h.retain(|x| held.contains(x));
+                r.retain(|x| released.contains(x));
+            }
+        }
     }
 
     /// `c ? a : b`: each arm runs with what the condition tells it, like

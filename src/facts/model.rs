@@ -244,6 +244,12 @@ pub struct Function {
     pub sites: Vec<Site>,
     /// The definition contains a tree-sitter ERROR node.
     pub has_errors: bool,
+    /// Acquisitions (site indexes) still held on every return: a lock
+    /// wrapper (`foo_lock(dev)` -> `mutex_lock(&dev->lock)`); its callers
+    /// hold the lock after the call.
+    pub returns_holding: Vec<u32>,
+    /// Caller-held locks released on every return: an unlock wrapper.
+    pub returns_released: Vec<KeyPath>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

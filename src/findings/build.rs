@@ -221,6 +221,15 @@ fn edge_steps(g: &WaitGraph, edge: usize, w: &Witness, target: &Resource, out: &
                     SiteKind::Acquire { is_try: true, .. } => {
                         format!("{}: held from here on", s.text)
                     }
+                    // A lock wrapper: the function returns holding it.
+                    SiteKind::Call { callee, .. } => {
+                        let call = if s.text.is_empty() {
+                            format!("{callee}()")
+                        } else {
+                            s.text.clone()
+                        };
+                        format!("{call} returns holding it; still held below")
+                    }
                     _ => format!("{} takes it; still held below", s.text),
                 },
                 edge,

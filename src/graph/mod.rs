@@ -115,6 +115,7 @@ impl WaitGraph {
         g.site_edges();
         g.queue_edges();
         g.signal_edges();
+        g.wrapper_edges();
         if std::env::var_os("WAITCHECK_DUMP_EDGES").is_some() {
             // A developer's view of the graph: every edge and where it was
             // seen, on stderr (see ARCHITECTURE.md, "Debugging a miss").
@@ -382,12 +383,117 @@ impl WaitGraph {
         }
     }
 
+    /// Lock wrappers learned from the functions themselves: after a call of
+    /// a function that returns holding a lock (`foo_lock(dev)`), the caller
+    /// holds that lock across its later sites, until it unlocks it itself
+    /// or calls a function that releases it (`foo_unlock(dev)`).
+    fn wrapper_edges(&mut self) {
+        let mut found = Vec::new();
+        for f in 0..self.idx.fns.len() as FnId {
+            let file = self.idx.file_of(f);
+            let func = self.idx.func(f);
+            let mut active: Vec<(u32, Resource)> = Vec::new();
+            for (si, site) in func.sites.iter().enumerate() {
+                if !active.is_empty() {
+                    for e in summary::site_effects(&self.idx, &self.sums, f, si as u32, site) {
+                        if matches!(e.kind, EffKind::Queue | EffKind::CallsParam(_)) || e.devres {
+                            continue;
+                        }
+                        let EKey::Res(target) = &e.key else { continue };
+                        for (h, r) in &active {
+                            if !e.released.contains(r) {
+                                found.push((r.clone(), target.clone(), f, *h, e.clone()));
+                            }
+                        }
+                    }
+                }
+                match &site.kind {
+                    SiteKind::Call { callee, args, .. } => {
+                        for (r, takes) in self.wrapper_locks(file, callee, args) {
+                            active.retain(|(_, a)| *a != r);
+                            if takes {
+                                active.push((si as u32, r));
+                            }
+                        }
+                    }
+                    SiteKind::Release { res, key } => {
+                        if let Some(r) = self.idx.resolve(file, *res, key) {
+                            active.retain(|(_, a)| *a != r);
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+        for (from, to, f, h, e) in found {
+            let w = Witness {
+                hold: Hold::Site { f, site: h },
+                at: f,
+                eff: Some(e),
+                devres: false,
+            };
+            self.add_edge(from, to, w);
+        }
+    }
+
+    /// The locks a call of `callee` leaves held (`true`) or releases
+    /// (`false`) in the caller's terms.
+    fn wrapper_locks(
+        &self,
+        file: u32,
+        callee: &str,
+        args: &[(u32, KeyPath)],
+    ) -> Vec<(Resource, bool)> {
+        let mut out = Vec::new();
+        for g in self.idx.resolve_call(file, callee) {
+            let gfile = self.idx.file_of(g);
+            let gf = self.idx.func(g);
+            for hi in &gf.returns_holding {
+                let Some(SiteKind::Acquire { res, key, .. }) =
+                    gf.sites.get(*hi as usize).map(|s| &s.kind)
+                else {
+                    continue;
+                };
+                let k = summary::ekey(&self.idx, gfile, *res, key)
+                    .and_then(|k| summary::substitute(&self.idx, file, &k, args));
+                if let Some(EKey::Res(r)) = k {
+                    out.push((r, true));
+                }
+            }
+            for key in &gf.returns_released {
+                let k = summary::ekey(&self.idx, gfile, ResourceKind::Lock, key)
+                    .and_then(|k| summary::substitute(&self.idx, file, &k, args));
+                if let Some(EKey::Res(r)) = k {
+                    out.push((r, false));
+                }
+            }
+        }
+        out
+    }
+
     /// A lock held at a site is held across everything the site may wait on.
     fn site_edges(&mut self) {
         for f in 0..self.idx.fns.len() as FnId {
             let file = self.idx.file_of(f);
             let func = self.idx.func(f);
             let mut found = Vec::new();
+            // Calls of unlock wrappers (`foo_unlock(dev)`): a lock they
+            // release is not held at later sites, whatever the facts say.
+            let unlocks: Vec<(usize, Resource)> = func
+                .sites
+                .iter()
+                .enumerate()
+                .filter_map(|(i, s)| match &s.kind {
+                    SiteKind::Call { callee, args, .. } => Some((i, callee, args)),
+                    _ => None,
+                })
+                .flat_map(|(i, callee, args)| {
+                    self.wrapper_locks(file, callee, args)
+                        .into_iter()
+                        .filter(|(_, takes)| !takes)
+                        .map(move |(r, _)| (i, r))
+                })
+                .collect();
             for (si, site) in func.sites.iter().enumerate() {
                 if site.held.is_empty() {
                     continue;
@@ -400,7 +506,11 @@ impl WaitGraph {
                         let SiteKind::Acquire { res, key, .. } = &s.kind else {
                             return None;
                         };
-                        Some((*h, self.idx.resolve(file, *res, key)?))
+                        let r = self.idx.resolve(file, *res, key)?;
+                        let dropped = unlocks
+                            .iter()
+                            .any(|(u, ur)| *ur == r && (*h as usize) < *u && *u < si);
+                        (!dropped).then_some((*h, r))
                     })
                     .collect();
                 if held.is_empty() {
