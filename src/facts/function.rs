@@ -108,7 +108,14 @@ pub fn extract_function(def: Node, src: &[u8], orig: &[u8], rules: &Rules) -> Op
     w.note_return();
     let (held, released) = w.returns.take().unwrap_or_default();
     // Only a real acquisition of a lock the caller can name (through a
-    // parameter or a global) makes a wrapper; an assertion does not.
+    // parameter or a global) makes a wrapper; an assertion does not, and
+    // neither does a lock the function also releases somewhere (held sets
+    // join paths, so "held at return" there can mean "on some path").
+    let released_here = |key: &KeyPath| {
+        w.sites
+            .iter()
+            .any(|s| matches!(&s.kind, SiteKind::Release { key: k, .. } if k == key))
+    };
     let returns_holding = held
         .into_iter()
         .filter(|i| {
@@ -116,6 +123,7 @@ pub fn extract_function(def: Node, src: &[u8], orig: &[u8], rules: &Rules) -> Op
                 w.sites.get(*i as usize).map(|s| &s.kind),
                 Some(SiteKind::Acquire { is_try: false, key, .. })
                     if matches!(key.root, Root::Param { .. } | Root::Global(_) | Root::Named(_))
+                        && !released_here(key)
             )
         })
         .collect();

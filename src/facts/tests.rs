@@ -359,3 +359,12 @@ fn conditional_expressions_guard_their_arms() {
         cancel.guards
     );
 }
+
+#[test]
+fn lock_wrappers_return_holding_only_locks_they_never_release() {
+    let src = "void foo_lock(struct foo *f)\n{\n\tmutex_lock(&f->lock);\n}\nint foo_wr(struct foo *f, int v)\n{\n\twrite_lock_irqsave(&f->hw_lock, fl);\n\tif (v)\n\t\twrite_unlock_irqrestore(&f->hw_lock, fl);\n\treturn v;\n}\nvoid foo_guarded(struct foo *f)\n{\n\tguard(mutex)(&f->lock);\n\tf->x = 1;\n}\n";
+    let ff = facts(src);
+    assert_eq!(func(&ff, "foo_lock").returns_holding.len(), 1);
+    assert!(func(&ff, "foo_wr").returns_holding.is_empty());
+    assert!(func(&ff, "foo_guarded").returns_holding.is_empty());
+}
