@@ -209,7 +209,9 @@ fn edge_steps(g: &WaitGraph, edge: usize, w: &Witness, target: &Resource, out: &
                 edge,
                 0,
             ));
-            out.last_mut().map(|s| s.role = Role::Wait);
+            if let Some(s) = out.last_mut() {
+                s.role = Role::Wait;
+            }
             return;
         }
         Hold::Site { f, site } => {

@@ -280,9 +280,7 @@ impl Index {
         }
         if self.is_generic(&cur) && prefix.is_empty() {
             // `struct work_struct` reached without a container: no class.
-            if key_before.is_none() {
-                return None;
-            }
+            key_before.as_ref()?;
         }
         let mut key = cur;
         key.push_str("::");
