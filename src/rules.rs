@@ -155,6 +155,10 @@ pub struct AcquireRule {
     /// for here.
     #[serde(default)]
     pub asserted: bool,
+    /// A spinning lock: its holder may not sleep (see `atomic` in
+    /// rules/locks.toml).
+    #[serde(default)]
+    pub atomic: bool,
     /// The instance key of an API without an argument (`rtnl_lock()`):
     /// lock and unlock entries name the same key so they pair up.
     #[serde(default)]
@@ -196,6 +200,9 @@ pub struct GuardRule {
     /// lock and unlock entries name the same key so they pair up.
     #[serde(default)]
     pub key: Option<String>,
+    /// A spinning lock's guard class.
+    #[serde(default)]
+    pub atomic: bool,
     #[serde(default)]
     pub note: Option<String>,
 }
@@ -473,6 +480,21 @@ impl Rules {
     /// The effects of calling `name` (empty when the model knows nothing).
     pub fn effects(&self, name: &str) -> &[Effect] {
         self.by_call.get(name).map(Vec::as_slice).unwrap_or(&[])
+    }
+
+    /// The `api` names of acquisitions whose holder may not sleep: atomic
+    /// acquire calls, and `guard(CLASS)` for atomic guard classes.
+    pub fn atomic_apis(&self) -> std::collections::HashSet<String> {
+        let calls = self.by_call.iter().filter(|(_, effs)| {
+            effs.iter()
+                .any(|e| matches!(e, Effect::Acquire(r) if r.atomic))
+        });
+        let guards = self
+            .guards
+            .iter()
+            .filter(|(_, g)| g.atomic)
+            .map(|(class, _)| format!("guard({class})"));
+        calls.map(|(name, _)| name.clone()).chain(guards).collect()
     }
 
     /// Calls that assert a hold rather than take it (`asserted = true`).

@@ -337,6 +337,8 @@ fixtures! {
     callee_keeps_caller_lock => "callee-keeps-caller-lock",
     lock_wrapper_cancel => "lock-wrapper-cancel",
     lock_wrapper_unlocked => "lock-wrapper-unlocked",
+    spinlock_cancel_direct => "spinlock-cancel-direct",
+    spinlock_cancel_through_call => "spinlock-cancel-through-call",
 }
 
 fn has_c_files(dir: &Path) -> bool {

@@ -90,6 +90,8 @@ pub struct WaitGraph {
     pub idx: Index,
     /// Calls that assert a hold instead of taking it (from the rules).
     asserts: HashSet<String>,
+    /// Acquisitions whose holder may not sleep (spinlocks).
+    atomics: HashSet<String>,
     pub sums: Summaries,
     pub contexts: Vec<Context>,
     pub edges: BTreeMap<(Resource, Resource), Witness>,
@@ -106,6 +108,7 @@ impl WaitGraph {
         let mut g = WaitGraph {
             idx,
             asserts: rules.asserting_calls(),
+            atomics: rules.atomic_apis(),
             sums,
             contexts,
             edges: BTreeMap::new(),
@@ -498,7 +501,7 @@ impl WaitGraph {
                 if site.held.is_empty() {
                     continue;
                 }
-                let held: Vec<(u32, Resource)> = site
+                let held: Vec<(u32, Resource, bool)> = site
                     .held
                     .iter()
                     .filter_map(|h| {
@@ -507,10 +510,11 @@ impl WaitGraph {
                             return None;
                         };
                         let r = self.idx.resolve(file, *res, key)?;
+                        let atomic = matches!(&s.kind, SiteKind::Acquire { api, .. } if self.atomics.contains(api));
                         let dropped = unlocks
                             .iter()
                             .any(|(u, ur)| *ur == r && (*h as usize) < *u && *u < si);
-                        (!dropped).then_some((*h, r))
+                        (!dropped).then_some((*h, r, atomic))
                     })
                     .collect();
                 if held.is_empty() {
@@ -521,9 +525,14 @@ impl WaitGraph {
                         continue;
                     }
                     let EKey::Res(target) = &e.key else { continue };
-                    for (h, r) in &held {
+                    for (h, r, atomic) in &held {
                         if e.released.contains(r) {
                             // The callee lets this lock go before the wait.
+                            continue;
+                        }
+                        if *atomic && !matches!(e.via, Via::Site(_)) {
+                            // Under a spinlock, only a wait written right
+                            // there is believed (see `atomic` in the rules).
                             continue;
                         }
                         found.push((r.clone(), target.clone(), *h, e.clone()));
