@@ -339,6 +339,7 @@ fixtures! {
     lock_wrapper_unlocked => "lock-wrapper-unlocked",
     spinlock_cancel_direct => "spinlock-cancel-direct",
     spinlock_cancel_through_call => "spinlock-cancel-through-call",
+    completion_handshake => "completion-handshake",
 }
 
 fn has_c_files(dir: &Path) -> bool {
