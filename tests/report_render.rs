@@ -280,7 +280,8 @@ fn summary_without_findings_lists_skipped_files() {
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(
         lines[0],
-        "waitcheck: no circular waits found in 30 files (23 skipped)"
+        "waitcheck: no circular waits found in 30 files (23 skipped); \
+         12 functions, parse coverage 91.67%"
     );
     assert_eq!(lines[1], "skipped: drivers/big0.c: larger than 8 MiB");
     assert_eq!(lines.len(), 1 + 20 + 1);
