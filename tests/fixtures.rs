@@ -340,6 +340,8 @@ fixtures! {
     spinlock_cancel_direct => "spinlock-cancel-direct",
     spinlock_cancel_through_call => "spinlock-cancel-through-call",
     completion_handshake => "completion-handshake",
+    lock_families => "lock-families",
+    lock_families_released => "lock-families-released",
 }
 
 fn has_c_files(dir: &Path) -> bool {
