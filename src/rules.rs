@@ -233,8 +233,14 @@ pub struct BindRule {
     #[serde(default)]
     pub calls: Vec<String>,
     pub resource: ResourceKind,
+    /// The argument naming the bound item (ignored with `returns`).
+    #[serde(default)]
     pub arg: usize,
     pub handler: usize,
+    /// The bound item is the call's return value, named by the assignment
+    /// it is stored with (`priv->task = kthread_run(fn, ...)`).
+    #[serde(default)]
+    pub returns: bool,
     #[serde(default)]
     pub declares: bool,
     #[serde(default)]
@@ -495,6 +501,14 @@ impl Rules {
             .filter(|(_, g)| g.atomic)
             .map(|(class, _)| format!("guard({class})"));
         calls.map(|(name, _)| name.clone()).chain(guards).collect()
+    }
+
+    /// The resource a `[[bind]]` call binds (`work`, `kthread`), if it is one.
+    pub fn bind_resource(&self, api: &str) -> Option<ResourceKind> {
+        self.effects(api).iter().find_map(|e| match e {
+            Effect::Bind(b) => Some(b.resource),
+            _ => None,
+        })
     }
 
     /// Calls that assert a hold rather than take it (`asserted = true`).

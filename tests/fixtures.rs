@@ -342,6 +342,8 @@ fixtures! {
     completion_handshake => "completion-handshake",
     lock_families => "lock-families",
     lock_families_released => "lock-families-released",
+    kthread_stop_under_lock => "kthread-stop-under-lock",
+    kthread_stop_after_unlock => "kthread-stop-after-unlock",
 }
 
 fn has_c_files(dir: &Path) -> bool {

@@ -65,6 +65,8 @@ pub struct FnWalker<'a> {
     typed_locals: HashSet<String>,
     /// The function's name: names its function-scope static objects.
     fn_name: String,
+    /// The target of the assignment whose right side is being walked.
+    assign_target: Option<KeyPath>,
     sites: Vec<Site>,
     state: State,
     dead: bool,
@@ -94,6 +96,7 @@ pub fn extract_function(def: Node, src: &[u8], orig: &[u8], rules: &Rules) -> Op
         aliases: HashMap::new(),
         typed_locals: HashSet::new(),
         fn_name: name.clone(),
+        assign_target: None,
         sites: Vec::new(),
         state: State::default(),
         dead: false,
@@ -527,9 +530,14 @@ impl<'a> FnWalker<'a> {
                 self.call(n);
             }
             "assignment_expression" => {
+                // `x->task = kthread_run(fn, ..)`: the call binds what it
+                // returns to the assignment's target.
+                let target = n.child_by_field_name("left").and_then(|l| self.path(l));
+                let outer = std::mem::replace(&mut self.assign_target, target);
                 if let Some(r) = n.child_by_field_name("right") {
                     self.expr(r);
                 }
+                self.assign_target = outer;
                 if let Some(l) = n.child_by_field_name("left") {
                     self.expr(l);
                 }
@@ -805,7 +813,11 @@ impl<'a> FnWalker<'a> {
                 self.push_site(n, kind, None);
             }
             Effect::Bind(r) => {
-                let key = args.get(r.arg).and_then(|a| self.path(*a));
+                let key = if r.returns {
+                    self.assign_target.clone()
+                } else {
+                    args.get(r.arg).and_then(|a| self.path(*a))
+                };
                 let handler = args
                     .get(r.handler)
                     .map(|h| strip_expr(*h))

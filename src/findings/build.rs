@@ -178,6 +178,19 @@ fn edge_steps(g: &WaitGraph, edge: usize, w: &Witness, target: &Resource, out: &
                     "{name}() is the shutdown of {}: runs holding the device lock",
                     ctx.owner
                 ),
+                CtxKind::Handler if ctx.holds.first().is_some_and(|r| r.kind == ResourceKind::Kthread) => {
+                    out.push(step(
+                        file_loc(g, ctx.origin_file, ctx.origin, &origin_fn(g, ctx.origin_file, ctx.origin)),
+                        Role::Bind,
+                        format!("{} starts {name}() as the thread {}", ctx.origin_text, ctx.owner),
+                        edge,
+                        0,
+                    ));
+                    format!(
+                        "{name}() runs as the thread function of {}: kthread_stop() waits for it to return",
+                        ctx.owner
+                    )
+                }
                 CtxKind::Handler => {
                     out.push(step(
                         file_loc(g, ctx.origin_file, ctx.origin, &origin_fn(g, ctx.origin_file, ctx.origin)),
@@ -500,7 +513,7 @@ fn final_text(g: &WaitGraph, kind: &SiteKind, text: &str, top: &Eff) -> (Role, S
         }
         (_, EffKind::Wait(_)) => {
             let who = match what.kind {
-                ResourceKind::Work => handlers(g, &what)
+                ResourceKind::Work | ResourceKind::Kthread => handlers(g, &what)
                     .map(|h| format!("{h} to return"))
                     .unwrap_or_else(|| format!("{} to finish", what.name())),
                 ResourceKind::Probe => {

@@ -591,7 +591,8 @@ fn contexts(idx: &Index, rules: &Rules) -> Vec<Context> {
             }
         }
         for b in &file.binds {
-            handler_contexts(idx, fi, &b.key, &b.handler, b.pos, &b.text, &mut out);
+            let kind = rules.bind_resource(&b.api).unwrap_or(ResourceKind::Work);
+            handler_contexts(idx, fi, kind, &b.key, &b.handler, b.pos, &b.text, &mut out);
         }
     }
     for f in 0..idx.fns.len() as FnId {
@@ -600,28 +601,34 @@ fn contexts(idx: &Index, rules: &Rules) -> Vec<Context> {
             if let SiteKind::Bind {
                 key,
                 handler: FnValue::Func(h),
-                ..
+                api,
             } = &site.kind
             {
-                handler_contexts(idx, fi, key, h, site.pos, &site.text, &mut out);
+                let kind = rules.bind_resource(api).unwrap_or(ResourceKind::Work);
+                handler_contexts(idx, fi, kind, key, h, site.pos, &site.text, &mut out);
             }
         }
     }
     out
 }
 
+#[allow(clippy::too_many_arguments)]
 fn handler_contexts(
     idx: &Index,
     fi: u32,
+    kind: ResourceKind,
     key: &KeyPath,
     handler: &str,
     pos: Pos,
     text: &str,
     out: &mut Vec<Context>,
 ) {
-    let Some(work) = idx.resolve(fi, ResourceKind::Work, key) else {
+    let Some(work) = idx.resolve(fi, kind, key) else {
         return;
     };
+    // A work handler's parameter is its work item; a thread function's is
+    // its data pointer.
+    let work_path = (kind == ResourceKind::Work).then(|| key.clone());
     for entry in idx.resolve_call(fi, handler) {
         let dup = out
             .iter()
@@ -637,7 +644,7 @@ fn handler_contexts(
             origin: pos,
             origin_text: text.to_string(),
             owner: work.key.clone(),
-            work_path: Some(key.clone()),
+            work_path: work_path.clone(),
         });
     }
 }

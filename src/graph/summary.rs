@@ -242,8 +242,7 @@ fn extend_summary(idx: &Index, s: &mut Summaries, f: FnId) -> bool {
 fn has_holder_model(k: &EKey, signalled: &HashSet<Resource>) -> bool {
     match k {
         EKey::Res(r) if r.kind == ResourceKind::Completion => signalled.contains(r),
-        EKey::Res(r) => r.kind != ResourceKind::Kthread,
-        EKey::Param { kind, .. } => *kind != ResourceKind::Kthread,
+        EKey::Res(_) | EKey::Param { .. } => true,
     }
 }
 
