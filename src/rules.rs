@@ -159,6 +159,10 @@ pub struct AcquireRule {
     /// rules/locks.toml).
     #[serde(default)]
     pub atomic: bool,
+    /// The member of the argument the call really locks, for macros that
+    /// take the object (`hci_dev_lock(d)` is `mutex_lock(&d->lock)`).
+    #[serde(default)]
+    pub field: Option<String>,
     /// The instance key of an API without an argument (`rtnl_lock()`):
     /// lock and unlock entries name the same key so they pair up.
     #[serde(default)]
@@ -182,6 +186,10 @@ pub struct ReleaseRule {
     /// lock and unlock entries name the same key so they pair up.
     #[serde(default)]
     pub key: Option<String>,
+    /// The member of the argument the call really locks, for macros that
+    /// take the object (`hci_dev_unlock(d)` is `mutex_unlock(&d->lock)`).
+    #[serde(default)]
+    pub field: Option<String>,
     #[serde(default)]
     pub note: Option<String>,
 }

@@ -765,7 +765,8 @@ impl<'a> FnWalker<'a> {
                 let Some(key) = arg_path(self, r.arg) else {
                     return;
                 };
-                let key = key.unwrap_or_else(|| named(api, r.key.as_deref(), &r.calls));
+                let mut key = key.unwrap_or_else(|| named(api, r.key.as_deref(), &r.calls));
+                key.fields.extend(r.field.iter().cloned());
                 // An assertion is recorded like a trylock that succeeded:
                 // no wait (no acquire effect), held from here on.
                 let kind = SiteKind::Acquire {
@@ -789,7 +790,8 @@ impl<'a> FnWalker<'a> {
                 let Some(key) = arg_path(self, r.arg) else {
                     return;
                 };
-                let key = key.unwrap_or_else(|| named(api, r.key.as_deref(), &r.calls));
+                let mut key = key.unwrap_or_else(|| named(api, r.key.as_deref(), &r.calls));
+                key.fields.extend(r.field.iter().cloned());
                 self.release(&key);
                 self.push_site(
                     n,

@@ -368,3 +368,17 @@ fn lock_wrappers_return_holding_only_locks_they_never_release() {
     assert!(func(&ff, "foo_wr").returns_holding.is_empty());
     assert!(func(&ff, "foo_guarded").returns_holding.is_empty());
 }
+
+#[test]
+fn macro_lock_rules_name_the_member_they_lock() {
+    let src =
+        "void r(struct hci_dev *hdev)\n{\n\thci_req_sync_lock(hdev);\n\thci_dev_lock(hdev);\n}\n";
+    let ff = facts(src);
+    let f = func(&ff, "r");
+    let fields = |prefix: &str| match &site(f, prefix).kind {
+        SiteKind::Acquire { key, .. } => key.fields.clone(),
+        k => panic!("not an acquire: {k:?}"),
+    };
+    assert_eq!(fields("hci_req_sync_lock"), vec!["req_lock".to_string()]);
+    assert_eq!(fields("hci_dev_lock"), vec!["lock".to_string()]);
+}
