@@ -5,30 +5,35 @@
 //!
 //! What goes in:
 //! - a directory ([`default_dir`] or the user's choice) and a `salt` that the
-//!   caller derives from the tool version and the rules hash;
+//!   caller derives from the tool version, the rules hash and its build;
 //! - per file, a content key ([`content_key`]: xxh3-128 over the relative
 //!   path and the bytes, since facts carry the path) and the file's facts
 //!   ([`Cache::put_many`]);
 //! - per file on disk, `(stat_path, FileStat, key)` for the stat fast path
 //!   ([`Cache::record_stats`]; `stat_path` names the file on disk and the
 //!   relative path it was analysed as, see [`stat_path`]), and at the end of
-//!   a run the set of keys the run used ([`Cache::retain`]).
+//!   a run over a whole root the set of keys the run used ([`Cache::retain`]);
+//! - per run, its result under the key of what was asked (scope) and the
+//!   key of what was read (every input's key): [`Cache::put_result`].
 //!
 //! What comes out:
 //! - facts for a key, or `None` ([`Cache::get`], [`Cache::get_many`]): a
 //!   `None` is always safe, the caller parses the file;
 //! - the key recorded for an unchanged `(path, size, mtime, ctime, inode)`
 //!   ([`Cache::lookup_stat`]), so an unchanged tree need not be read;
+//! - a scope's last result if it was computed from the same inputs
+//!   ([`Cache::get_result`]), so an unchanged tree needs no facts at all;
 //! - warnings to print (from [`Cache::open`]) and counters
 //!   ([`Cache::stats`], [`CacheStats`]).
 //!
 //! A run goes: `open` (before reading any file: its time is the reference
 //! of the racy rule below) -> for each file, `stat` it BEFORE reading it (a
 //! file changed between the stat and the read then only costs a miss next
-//! time), `lookup_stat`, else read it and compute `content_key` ->
-//! `get_many` -> parse the misses (a stat hit whose facts are gone must be
-//! read after all) -> `put_many` -> `record_stats` -> `retain` with every
-//! key the run used.
+//! time), `lookup_stat` -> if every file has a key, `get_result` -> else,
+//! per file, facts by the stat key, else read it, compute `content_key` and
+//! look that up ([`Cache::reader`]) -> parse the misses -> `put_many` ->
+//! `record_stats` -> `retain` with every key the run used (whole-root runs
+//! only) -> `put_result`.
 //!
 //! Trust: nothing read from disk is trusted into a wrong result. Every value
 //! carries a format version and an xxh3-64 checksum of its postcard payload;
@@ -49,8 +54,8 @@
 //! time the cache was opened, or later: such a file is read again next run.
 //!
 //! Costs: `open` verifies every page checksum of the file (redb's integrity
-//! check, ~0.7 s for a whole kernel tree's 1 GB file) because a plain open
-//! of a damaged file can panic later, inside a read. One process holds the
+//! check, ~0.7-1.2 s for a whole kernel tree's 1.1 GB file) because a plain
+//! open of a damaged file can panic later, inside a read. One process holds the
 //! database at a time: a second `open` fails, and its caller runs uncached.
 
 use std::collections::{HashMap, HashSet};
@@ -102,6 +107,12 @@ const PUT_CHUNK: usize = 1024;
 const FACTS: TableDefinition<u128, &[u8]> = TableDefinition::new("facts");
 /// Stat path -> (size, mtime_ns, ctime_ns, inode, content key).
 const STATS: TableDefinition<&str, (u64, i128, i128, u64, u128)> = TableDefinition::new("stats");
+/// Scope key -> run key (u128 LE) + the run's result, both checksummed
+/// like facts: the last result of each scope (see [`Cache::get_result`]).
+const RESULTS: TableDefinition<u128, &[u8]> = TableDefinition::new("results");
+/// More scopes than this and the results table is emptied: results are
+/// cheap to recompute from cached facts, the bound keeps the table small.
+const MAX_RESULTS: u64 = 64;
 /// Metadata: `salt`.
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 const SALT_KEY: &str = "salt";
@@ -297,17 +308,34 @@ fn encode(facts: &FileFacts) -> Option<Vec<u8>> {
     Some(buf)
 }
 
-/// Decodes one stored value; `None` for anything that is not exactly what
-/// `encode` wrote (short, other version, bad checksum, trailing bytes).
-fn decode(raw: &[u8]) -> Option<FileFacts> {
-    let (header, payload) = raw.split_at_checked(HEADER_LEN)?;
+/// Header + `body`, like `encode` for bytes that are not facts.
+fn seal(body: Vec<u8>) -> Vec<u8> {
+    let mut buf = vec![0u8; HEADER_LEN];
+    buf.extend_from_slice(&body);
+    let sum = xxh3_64(&buf[HEADER_LEN..]);
+    buf[..4].copy_from_slice(&FORMAT_VERSION.to_le_bytes());
+    buf[4..HEADER_LEN].copy_from_slice(&sum.to_le_bytes());
+    buf
+}
+
+/// The body of a value `seal` wrote, or `None` (short, other version, bad
+/// checksum).
+fn unseal(raw: &[u8]) -> Option<&[u8]> {
+    let (header, body) = raw.split_at_checked(HEADER_LEN)?;
     let (version, sum) = header.split_at(4);
     if u32::from_le_bytes(version.try_into().ok()?) != FORMAT_VERSION {
         return None;
     }
-    if u64::from_le_bytes(sum.try_into().ok()?) != xxh3_64(payload) {
+    if u64::from_le_bytes(sum.try_into().ok()?) != xxh3_64(body) {
         return None;
     }
+    Some(body)
+}
+
+/// Decodes one stored value; `None` for anything that is not exactly what
+/// `encode` wrote (short, other version, bad checksum, trailing bytes).
+fn decode(raw: &[u8]) -> Option<FileFacts> {
+    let payload = unseal(raw)?;
     match postcard::take_from_bytes::<FileFacts>(payload) {
         Ok((facts, [])) => Some(facts),
         _ => None,
@@ -417,12 +445,14 @@ fn init_tables(db: &Database, salt: u64, warnings: &mut Vec<String>) -> Result<(
         }
         txn.delete_table(FACTS).map_err(classify_table)?;
         txn.delete_table(STATS).map_err(classify_table)?;
+        txn.delete_table(RESULTS).map_err(classify_table)?;
         let mut meta = txn.open_table(META).map_err(classify_table)?;
         meta.insert(SALT_KEY, salt).map_err(classify_storage)?;
     }
     // Opening creates a missing table, so readers never meet "no table".
     txn.open_table(FACTS).map_err(classify_table)?;
     txn.open_table(STATS).map_err(classify_table)?;
+    txn.open_table(RESULTS).map_err(classify_table)?;
     txn.commit().map_err(classify_commit)
 }
 
@@ -724,12 +754,16 @@ impl Cache {
         index.extend(recorded);
     }
 
-    /// Garbage collection: when the store holds more than twice as many
-    /// facts as `live` (the keys this run used), drops every entry not in
-    /// `live`, and the stat rows that point to them. Call it after
-    /// `put_many`, with the keys of a whole-tree run: a run over a few files
-    /// would drop the rest of the tree. Returns how many facts were dropped.
-    pub fn retain(&mut self, live: &HashSet<u128>) -> Result<u64> {
+    /// Garbage collection after a run over the whole of one root (the stat
+    /// paths starting with `stat_prefix`, `stat_path(root, "")`): the keys
+    /// to keep are `live` (the keys this run used) and the keys the stat
+    /// rows of other roots point to (another tree stays warm). When the
+    /// store holds more than twice as many facts as that, every other entry
+    /// is dropped, with this root's stat rows that point elsewhere (deleted
+    /// files). Call it after `put_many`, only for a run over all of its
+    /// root: a run over a few files would drop the rest of the tree.
+    /// Returns how many facts were dropped.
+    pub fn retain(&mut self, stat_prefix: &str, live: &HashSet<u128>) -> Result<u64> {
         // An empty run says nothing about what is still useful.
         if live.is_empty() {
             return Ok(0);
@@ -737,14 +771,26 @@ impl Cache {
         let txn = self.db.begin_write()?;
         self.flush_deletes(&txn)?;
         let dropped = {
+            let mut keep = live.clone();
+            let mut stats = txn.open_table(STATS)?;
+            for row in stats.iter()? {
+                let (path, (_, _, _, _, key)) = {
+                    let (p, v) = row?;
+                    (p.value().to_string(), v.value())
+                };
+                if !path.starts_with(stat_prefix) {
+                    keep.insert(key);
+                }
+            }
             let mut facts = txn.open_table(FACTS)?;
             let before = facts.len()?;
-            if before <= GC_FACTOR.saturating_mul(live.len() as u64) {
+            if before <= GC_FACTOR.saturating_mul(keep.len() as u64) {
                 0
             } else {
-                facts.retain(|key, _| live.contains(&key))?;
-                let mut stats = txn.open_table(STATS)?;
-                stats.retain(|_, (_, _, _, _, key)| live.contains(&key))?;
+                facts.retain(|key, _| keep.contains(&key))?;
+                stats.retain(|path, (_, _, _, _, key)| {
+                    !path.starts_with(stat_prefix) || live.contains(&key)
+                })?;
                 before - facts.len()?
             }
         };
@@ -754,6 +800,57 @@ impl Cache {
         }
         bump(&self.counters.dropped, dropped);
         Ok(dropped)
+    }
+
+    /// The result stored for `scope` if it was computed from exactly the
+    /// inputs `run` names (the caller's hash of every input's key): a run
+    /// over an unchanged tree needs no facts at all. `None` for anything
+    /// else (absent, other inputs, corrupt, unreadable).
+    pub fn get_result(&self, scope: u128, run: u128) -> Option<Vec<u8>> {
+        let read = || -> Result<Option<Vec<u8>>> {
+            let txn = self.db.begin_read()?;
+            let table = txn.open_table(RESULTS)?;
+            Ok(table.get(scope)?.map(|v| v.value().to_vec()))
+        };
+        let raw = match read() {
+            Ok(Some(raw)) => raw,
+            Ok(None) => return None,
+            Err(_) => {
+                bump(&self.counters.read_errors, 1);
+                return None;
+            }
+        };
+        bump(&self.counters.bytes_read, raw.len() as u64);
+        let Some(body) = unseal(&raw) else {
+            bump(&self.counters.corrupt, 1);
+            return None;
+        };
+        let (stored_run, payload) = body.split_at_checked(16)?;
+        if u128::from_le_bytes(stored_run.try_into().ok()?) != run {
+            return None;
+        }
+        Some(payload.to_vec())
+    }
+
+    /// Stores `payload` as the result of `scope` computed from `run`,
+    /// replacing the scope's previous one, in one write transaction.
+    pub fn put_result(&mut self, scope: u128, run: u128, payload: &[u8]) -> Result<()> {
+        let mut body = Vec::with_capacity(16 + payload.len());
+        body.extend_from_slice(&run.to_le_bytes());
+        body.extend_from_slice(payload);
+        let value = seal(body);
+        let txn = self.db.begin_write()?;
+        self.flush_deletes(&txn)?;
+        {
+            let mut table = txn.open_table(RESULTS)?;
+            if table.len()? >= MAX_RESULTS && table.get(scope)?.is_none() {
+                table.retain(|_, _| false)?;
+            }
+            table.insert(scope, value.as_slice())?;
+        }
+        txn.commit()?;
+        bump(&self.counters.bytes_written, value.len() as u64);
+        Ok(())
     }
 
     /// How many facts the store holds.
@@ -840,6 +937,7 @@ mod tests {
                 not_in_work: vec![],
                 guards: vec![],
                 consts: vec![],
+                released: vec![],
                 text: "mutex_lock(&priv->lock);".into(),
             },
             Site {
@@ -854,6 +952,7 @@ mod tests {
                 not_in_work: vec![KeyPath::global("bar_work")],
                 guards: vec![],
                 consts: vec![],
+                released: vec![],
                 text: "cancel_work_sync(&foo_work);".into(),
             },
             Site {
@@ -876,6 +975,7 @@ mod tests {
                 not_in_work: vec![],
                 guards: vec![],
                 consts: vec![],
+                released: vec![],
                 text: "helper(priv, cb);".into(),
             },
         ];
@@ -889,6 +989,8 @@ mod tests {
             }],
             sites,
             has_errors: false,
+            returns_holding: vec![],
+            returns_released: vec![],
         }
     }
 
@@ -1217,25 +1319,53 @@ mod tests {
         let entries = corpus(10);
         put(&mut cache, &entries);
         let old = cache.opened_ns - 60_000_000_000;
+        let root = Path::new("/k");
+        let prefix = stat_path(root, "");
         let rows = entries
             .iter()
             .enumerate()
-            .map(|(i, (key, _))| (format!("f{i}.c"), st(1, old), *key))
+            .map(|(i, (key, _))| (stat_path(root, &format!("f{i}.c")), st(1, old), *key))
             .collect();
         cache.record_stats(rows).unwrap();
         // 10 stored, 5 live: not over 2x, nothing dropped.
         let five: HashSet<u128> = entries[..5].iter().map(|e| e.0).collect();
-        assert_eq!(cache.retain(&five).unwrap(), 0);
-        assert_eq!(cache.retain(&HashSet::new()).unwrap(), 0);
+        assert_eq!(cache.retain(&prefix, &five).unwrap(), 0);
+        assert_eq!(cache.retain(&prefix, &HashSet::new()).unwrap(), 0);
         // 10 stored, 2 live: the other 8 and their stat rows go.
         let two: HashSet<u128> = entries[..2].iter().map(|e| e.0).collect();
-        assert_eq!(cache.retain(&two).unwrap(), 8);
+        assert_eq!(cache.retain(&prefix, &two).unwrap(), 8);
         assert_eq!(cache.entry_count().unwrap(), 2);
         assert_eq!(cache.get(entries[1].0).as_ref(), Some(&entries[1].1));
         assert_eq!(cache.get(entries[2].0), None);
-        assert_eq!(cache.lookup_stat("f1.c", st(1, old)), Some(entries[1].0));
-        assert_eq!(cache.lookup_stat("f2.c", st(1, old)), None);
+        let f1 = stat_path(root, "f1.c");
+        let f2 = stat_path(root, "f2.c");
+        assert_eq!(cache.lookup_stat(&f1, st(1, old)), Some(entries[1].0));
+        assert_eq!(cache.lookup_stat(&f2, st(1, old)), None);
         assert_eq!(cache.stats().dropped, 8);
+    }
+
+    #[test]
+    fn retain_keeps_what_other_roots_use() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut cache, _) = open(dir.path(), SALT);
+        let entries = corpus(10);
+        put(&mut cache, &entries);
+        let old = cache.opened_ns - 60_000_000_000;
+        let (a, b) = (Path::new("/k/a"), Path::new("/k/ab"));
+        // Root b (a prefix-sharing name) uses entries 5..8.
+        let rows = (5..8)
+            .map(|i| (stat_path(b, &format!("f{i}.c")), st(1, old), entries[i].0))
+            .collect();
+        cache.record_stats(rows).unwrap();
+        // A whole run of root a uses entry 0: keep 0 and b's 5..8.
+        let live: HashSet<u128> = [entries[0].0].into();
+        assert_eq!(cache.retain(&stat_path(a, ""), &live).unwrap(), 6);
+        for (i, (key, facts)) in entries.iter().enumerate() {
+            let kept = i == 0 || (5..8).contains(&i);
+            assert_eq!(cache.get(*key).as_ref(), kept.then_some(facts), "entry {i}");
+        }
+        let f5 = stat_path(b, "f5.c");
+        assert_eq!(cache.lookup_stat(&f5, st(1, old)), Some(entries[5].0));
     }
 
     #[test]
@@ -1256,6 +1386,65 @@ mod tests {
         drop(reader);
         let stats = cache.stats();
         assert_eq!((stats.hits, stats.misses), (50, 1));
+    }
+
+    #[test]
+    fn results_by_scope_and_run() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let (mut cache, _) = open(dir.path(), SALT);
+            assert_eq!(cache.get_result(1, 10), None);
+            cache.put_result(1, 10, b"first").unwrap();
+            cache.put_result(2, 20, b"other scope").unwrap();
+            assert_eq!(cache.get_result(1, 10).as_deref(), Some(&b"first"[..]));
+            // Other inputs: no result.
+            assert_eq!(cache.get_result(1, 11), None);
+            // A new result replaces the scope's old one.
+            cache.put_result(1, 11, b"second").unwrap();
+            assert_eq!(cache.get_result(1, 10), None);
+        }
+        let (mut cache, _) = open(dir.path(), SALT);
+        assert_eq!(cache.get_result(1, 11).as_deref(), Some(&b"second"[..]));
+        assert_eq!(
+            cache.get_result(2, 20).as_deref(),
+            Some(&b"other scope"[..])
+        );
+        // Past the bound, the table starts over with the new scope.
+        for scope in 3..=MAX_RESULTS as u128 {
+            cache.put_result(scope, 0, b"x").unwrap();
+        }
+        assert!(cache.get_result(2, 20).is_some());
+        cache.put_result(1000, 0, b"new").unwrap();
+        assert_eq!(cache.get_result(2, 20), None);
+        assert_eq!(cache.get_result(1000, 0).as_deref(), Some(&b"new"[..]));
+        drop(cache);
+        // A salt change drops results too.
+        let (cache, _) = open(dir.path(), SALT + 1);
+        assert_eq!(cache.get_result(1000, 0), None);
+    }
+
+    #[test]
+    fn corrupt_result_is_a_miss() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let (mut cache, _) = open(dir.path(), SALT);
+            cache.put_result(1, 10, b"payload").unwrap();
+        }
+        {
+            let db = Database::create(dir.path().join(DB_FILE)).unwrap();
+            let txn = db.begin_write().unwrap();
+            {
+                let mut table = txn.open_table(RESULTS).unwrap();
+                let mut raw = table.get(1).unwrap().unwrap().value().to_vec();
+                let last = raw.len() - 1;
+                raw[last] ^= 1;
+                table.insert(1, raw.as_slice()).unwrap();
+            }
+            txn.commit().unwrap();
+        }
+        let (cache, _) = open(dir.path(), SALT);
+        assert_eq!(cache.get_result(1, 10), None);
+        assert_eq!(cache.corrupt_entries(), 1);
     }
 
     #[test]

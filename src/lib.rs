@@ -15,6 +15,7 @@ pub mod graph;
 pub mod parse;
 pub mod patch;
 pub mod patchcheck;
+pub mod progress;
 pub mod report;
 pub mod rules;
 pub mod source;

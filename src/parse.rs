@@ -7,7 +7,7 @@
 use std::cell::RefCell;
 
 use anyhow::{anyhow, Result};
-use tree_sitter::Parser;
+use tree_sitter::{Parser, Tree};
 
 use crate::facts::{self, model::FileFacts};
 use crate::rules::Rules;
@@ -20,6 +20,19 @@ thread_local! {
 /// Parse `bytes` (the file at `rel`) and extract its facts.
 pub fn parse_file(rel: &str, bytes: &[u8], rules: &Rules) -> Result<FileFacts> {
     let pre = prepass(bytes);
+    let tree = parse_tree(rel, &pre)?;
+    Ok(facts::extract(rel, bytes, &pre, &tree, rules))
+}
+
+/// Parse `bytes` with tree-sitter-c and nothing else (no pre-pass, no
+/// facts): the floor the benchmark compares a run with. Returns whether the
+/// tree has an error node.
+pub fn parse_only(rel: &str, bytes: &[u8]) -> Result<bool> {
+    Ok(parse_tree(rel, bytes)?.root_node().has_error())
+}
+
+/// Parses with this thread's parser (made on first use).
+fn parse_tree(rel: &str, bytes: &[u8]) -> Result<Tree> {
     PARSER.with(|cell| {
         let mut slot = cell.borrow_mut();
         if slot.is_none() {
@@ -29,9 +42,8 @@ pub fn parse_file(rel: &str, bytes: &[u8], rules: &Rules) -> Result<FileFacts> {
             *slot = Some(p);
         }
         let parser = slot.as_mut().ok_or_else(|| anyhow!("no parser"))?;
-        let tree = parser
-            .parse(&pre, None)
-            .ok_or_else(|| anyhow!("{rel}: tree-sitter gave no tree"))?;
-        Ok(facts::extract(rel, bytes, &pre, &tree, rules))
+        parser
+            .parse(bytes, None)
+            .ok_or_else(|| anyhow!("{rel}: tree-sitter gave no tree"))
     })
 }

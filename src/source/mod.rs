@@ -8,6 +8,7 @@
 //! runs before tree-sitter. Nothing here panics on any input: a file that
 //! cannot be used is a [`Skipped`] entry, not an error.
 
+pub mod includes;
 pub mod prepass;
 
 use std::fmt;
@@ -234,21 +235,39 @@ fn normalise(p: &Path) -> PathBuf {
 /// skipped; invalid UTF-8 is not: each byte of an invalid sequence becomes
 /// `?`, so offsets stay those of the file on disk.
 pub fn read(path: &Path, opts: &WalkOptions) -> std::result::Result<Loaded, SkipReason> {
-    let unreadable = |e: io::Error| SkipReason::Unreadable(describe(&e));
-    let meta = fs::metadata(path).map_err(unreadable)?;
+    let meta = metadata(path, opts)?;
+    // `decode` checks the size again: the file may have grown since `stat`.
+    decode(read_bytes(path, &meta, opts)?, opts)
+}
+
+/// A file's metadata, taken before reading it (the facts cache compares it
+/// with the run before): a directory or a file over the size limit is
+/// skipped here already.
+pub fn metadata(path: &Path, opts: &WalkOptions) -> std::result::Result<fs::Metadata, SkipReason> {
+    let meta = fs::metadata(path).map_err(|e| SkipReason::Unreadable(describe(&e)))?;
     if meta.is_dir() {
         return Err(SkipReason::Unreadable("is a directory".to_string()));
     }
     if meta.len() > opts.max_file_size {
         return Err(SkipReason::TooLarge(meta.len()));
     }
+    Ok(meta)
+}
+
+/// A file's bytes exactly as on disk (at most one byte over the size limit,
+/// so `decode` can tell it grew past it); `meta` sizes the buffer.
+pub fn read_bytes(
+    path: &Path,
+    meta: &fs::Metadata,
+    opts: &WalkOptions,
+) -> std::result::Result<Vec<u8>, SkipReason> {
+    let unreadable = |e: io::Error| SkipReason::Unreadable(describe(&e));
     let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
     let file = fs::File::open(path).map_err(unreadable)?;
     file.take(opts.max_file_size.saturating_add(1))
         .read_to_end(&mut bytes)
         .map_err(unreadable)?;
-    // `decode` checks the size again: the file may have grown since `stat`.
-    decode(bytes, opts)
+    Ok(bytes)
 }
 
 /// Check bytes that did not come from disk (a patched file in memory) the
