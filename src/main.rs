@@ -73,6 +73,19 @@ struct CheckArgs {
     /// Files larger than this many bytes are skipped (and counted).
     #[arg(long, value_name = "BYTES", default_value_t = 8 << 20)]
     max_file_size: u64,
+    /// The facts cache directory (default: $WAITCHECK_CACHE_DIR, else
+    /// $XDG_CACHE_HOME/waitcheck, else ~/.cache/waitcheck).
+    #[arg(long, value_name = "DIR", conflicts_with = "no_cache")]
+    cache: Option<PathBuf>,
+    /// Parse every file; read and write no cache.
+    #[arg(long)]
+    no_cache: bool,
+    /// Print timings per stage and counts to stderr.
+    #[arg(long)]
+    stats: bool,
+    /// Walk and parse every file with tree-sitter, nothing else (benchmark floor).
+    #[arg(long, hide = true)]
+    parse_only: bool,
 }
 
 #[derive(clap::Args)]
@@ -312,9 +325,30 @@ fn run_check(args: CheckArgs) -> Result<u8> {
     let opts = Options {
         jobs: args.jobs,
         walk,
+        cache: if args.no_cache {
+            None
+        } else {
+            args.cache.or_else(waitcheck::cache::default_dir)
+        },
+        progress: waitcheck::progress::wanted(),
         ..Options::new(args.paths)
     };
+    if args.parse_only {
+        let p = check::parse_only(&opts)?;
+        println!(
+            "waitcheck: parse-only: {} files, {} bytes, {} with errors, {} skipped; \
+             walk {:.3} s, parse {:.3} s",
+            p.files,
+            p.bytes,
+            p.with_errors,
+            p.skipped,
+            p.walk.as_secs_f64(),
+            p.parse.as_secs_f64()
+        );
+        return Ok(0);
+    }
     let mut outcome = check::run(&opts, &rules)?;
+    let report_started = std::time::Instant::now();
     let format = args.output.format(&config);
     let color = use_color(args.color);
     let sources = DiskSources::new(outcome.root.clone());
@@ -358,6 +392,10 @@ fn run_check(args: CheckArgs) -> Result<u8> {
     let mut out = std::io::stdout().lock();
     report::render_units(format, &[unit], &ctx, &mut out).context("writing the report")?;
     out.flush()?;
+    if args.stats {
+        outcome.times.report = report_started.elapsed();
+        check::write_stats(&outcome, &mut std::io::stderr().lock())?;
+    }
     Ok(if outcome.findings.is_empty() { 0 } else { 1 })
 }
 
