@@ -297,6 +297,7 @@ pub fn run(opts: &Options, rules: &Rules) -> Result<Outcome> {
                 counts.stat_hits += usize::from(stat_hit);
             }
             Origin::Parsed => counts.parsed += 1,
+            Origin::NoDefinitions => counts.no_definitions += 1,
             Origin::Skipped => {}
         }
         if let Some(n) = r.bytes {
@@ -598,6 +599,8 @@ enum Origin {
     Cache { stat_hit: bool },
     /// Parsed this run.
     Parsed,
+    /// Only directives and comments: empty facts without a parse.
+    NoDefinitions,
     /// Not analysed.
     Skipped,
 }
@@ -708,18 +711,26 @@ impl Worker<'_> {
         let t = Instant::now();
         let parsed = match source::decode(bytes, &self.opts.walk) {
             Err(reason) => Err(reason.to_string()),
+            Ok(loaded) if crate::parse::has_no_definitions(&loaded.bytes) => Ok((
+                FileFacts {
+                    path: r.rel.clone(),
+                    lossy: loaded.lossy,
+                    ..FileFacts::default()
+                },
+                Origin::NoDefinitions,
+            )),
             Ok(loaded) => crate::parse::parse_file(&r.rel, &loaded.bytes, self.rules)
                 .map(|mut facts| {
                     facts.lossy = loaded.lossy;
-                    facts
+                    (facts, Origin::Parsed)
                 })
                 .map_err(|e| format!("{e:#}")),
         };
         r.parse += t.elapsed();
         match parsed {
-            Ok(facts) => {
+            Ok((facts, origin)) => {
                 r.facts = Ok(facts);
-                r.origin = Origin::Parsed;
+                r.origin = origin;
                 r
             }
             Err(reason) => r.skip(reason),
@@ -747,7 +758,7 @@ fn store(
     let mut warnings = Vec::new();
     let fresh: Vec<(u128, &FileFacts)> = results
         .iter()
-        .filter(|r| r.origin == Origin::Parsed)
+        .filter(|r| matches!(r.origin, Origin::Parsed | Origin::NoDefinitions))
         .filter_map(|r| Some((r.key?, r.facts.as_ref().ok()?)))
         .collect();
     if !fresh.is_empty() || cache.corrupt_entries() > 0 {

@@ -406,3 +406,48 @@ fn whole_tree_runs_collect_garbage() {
     assert_eq!(count(&err, "cache-dropped"), "5", "{err}");
     assert_eq!(count(&err, "cache-hits"), "1", "{err}");
 }
+
+/// The textual pre-filter against the parser on the real tree: every file
+/// it lets skip tree-sitter must have empty facts when parsed after all.
+/// Over the headers of `include/linux` and one generated register
+/// directory (the whole tree with `WAITCHECK_PREFILTER_ALL=1`).
+#[test]
+fn prefilter_agrees_with_the_parser_on_the_kernel_tree() {
+    let Some(tree) = std::env::var_os("WAITCHECK_LINUX_6_12").map(PathBuf::from) else {
+        eprintln!("note: WAITCHECK_LINUX_6_12 not set; run ci/test.sh");
+        return;
+    };
+    let dirs: Vec<PathBuf> = if std::env::var_os("WAITCHECK_PREFILTER_ALL").is_some() {
+        vec![tree.clone()]
+    } else {
+        ["include/linux", "drivers/gpu/drm/amd/include/asic_reg/gc"]
+            .iter()
+            .map(|d| tree.join(d))
+            .collect()
+    };
+    let walk = waitcheck::source::walk(&dirs, &Default::default()).expect("walk");
+    let rules = Rules::embedded();
+    let (mut filtered, mut total) = (0, 0);
+    for f in &walk.files {
+        let Ok(loaded) = waitcheck::source::read(f, &Default::default()) else {
+            continue;
+        };
+        total += 1;
+        if !waitcheck::parse::has_no_definitions(&loaded.bytes) {
+            continue;
+        }
+        filtered += 1;
+        let rel = f.display().to_string();
+        let facts = waitcheck::parse::parse_file(&rel, &loaded.bytes, &rules).expect("parses");
+        let empty = waitcheck::facts::model::FileFacts {
+            path: rel.clone(),
+            ..Default::default()
+        };
+        assert_eq!(
+            facts, empty,
+            "{rel}: the pre-filter skipped a file with facts"
+        );
+    }
+    eprintln!("pre-filter: {filtered} of {total} files need no parse");
+    assert!(filtered > 0, "the pre-filter never applied");
+}
