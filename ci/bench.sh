@@ -25,7 +25,9 @@ measure() { # NAME DIR ARGS...: one timed run
     local name=$1 at=$2
     shift 2
     (cd "$at" && /usr/bin/time -f "%e %M" -o "$work/$name.time" "$bin" "$@" >"$work/$name.out" 2>"$work/$name.err") || true
-    read -r secs kb <"$work/$name.time"
+    # GNU time puts "Command exited with non-zero status 1" first when
+    # waitcheck reports findings: the figures are on the last line.
+    read -r secs kb < <(tail -n 1 "$work/$name.time")
     echo "$name $secs $kb" >>"$work/results"
 }
 

@@ -17,7 +17,7 @@ use waitcheck::report::{
     self, CheckpatchOptions, Context, DiskSources, Format, SourceText, Stats, Suppressed, Unit,
 };
 use waitcheck::rules::Rules;
-use waitcheck::source::WalkOptions;
+use waitcheck::source::{includes, WalkOptions};
 
 #[derive(Parser)]
 #[command(
@@ -73,6 +73,14 @@ struct CheckArgs {
     /// Files larger than this many bytes are skipped (and counted).
     #[arg(long, value_name = "BYTES", default_value_t = 8 << 20)]
     max_file_size: u64,
+    /// The kernel tree whose headers the given paths include, read for
+    /// struct definitions and inline helpers (default: the tree enclosing
+    /// the first path). Findings are reported only for the given paths.
+    #[arg(long, value_name = "ROOT", conflicts_with = "no_tree")]
+    tree: Option<PathBuf>,
+    /// Read only the given paths, no headers from the tree.
+    #[arg(long)]
+    no_tree: bool,
     /// The facts cache directory (default: $WAITCHECK_CACHE_DIR, else
     /// $XDG_CACHE_HOME/waitcheck, else ~/.cache/waitcheck).
     #[arg(long, value_name = "DIR", conflicts_with = "no_cache")]
@@ -322,6 +330,18 @@ fn run_check(args: CheckArgs) -> Result<u8> {
         max_file_size: args.max_file_size,
         ..WalkOptions::default()
     };
+    // Cross-reference: the headers the given files include are read with
+    // them (struct definitions, inline helpers), never reported on.
+    let given = args.paths.clone();
+    let xref = if args.no_tree {
+        None
+    } else {
+        includes::cross_reference(&args.paths, args.tree.as_deref())?
+    };
+    let mut paths = args.paths;
+    if let Some(x) = &xref {
+        paths.extend(x.headers.iter().cloned());
+    }
     let opts = Options {
         jobs: args.jobs,
         walk,
@@ -331,7 +351,7 @@ fn run_check(args: CheckArgs) -> Result<u8> {
             args.cache.or_else(waitcheck::cache::default_dir)
         },
         progress: waitcheck::progress::wanted(),
-        ..Options::new(args.paths)
+        ..Options::new(paths)
     };
     if args.parse_only {
         let p = check::parse_only(&opts)?;
@@ -348,6 +368,13 @@ fn run_check(args: CheckArgs) -> Result<u8> {
         return Ok(0);
     }
     let mut outcome = check::run(&opts, &rules)?;
+    if xref.is_some() {
+        let root = outcome.root.clone();
+        outcome
+            .findings
+            .retain(|f| includes::is_given(&f.location.path, &root, &given));
+        outcome.stats.findings = outcome.findings.len();
+    }
     let report_started = std::time::Instant::now();
     let format = args.output.format(&config);
     let color = use_color(args.color);
@@ -366,11 +393,11 @@ fn run_check(args: CheckArgs) -> Result<u8> {
     outcome.findings = t.findings;
     outcome.stats.findings = outcome.findings.len();
     let lines_checked = if format == Format::Checkpatch {
-        lines_in(&opts.paths, &opts.walk)
+        lines_in(&given, &opts.walk)
     } else {
         0
     };
-    let name: Vec<String> = opts.paths.iter().map(|p| p.display().to_string()).collect();
+    let name: Vec<String> = given.iter().map(|p| p.display().to_string()).collect();
     let unit = Unit {
         name: name.join(" "),
         findings: &outcome.findings,
