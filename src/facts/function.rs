@@ -294,13 +294,7 @@ impl<'a> FnWalker<'a> {
     }
 
     fn if_stmt(&mut self, n: Node) {
-        let (then_d, else_d) = match n.child_by_field_name("condition") {
-            Some(c) => {
-                self.expr(c);
-                self.condition(c)
-            }
-            None => Default::default(),
-        };
+        let (then_d, else_d) = self.branch_deltas(n);
         let entry = self.state.clone();
         let entry_dead = self.dead;
         self.apply(&then_d);
@@ -576,16 +570,21 @@ impl<'a> FnWalker<'a> {
         }
     }
 
-    /// `c ? a : b`: each arm runs with what the condition tells it, like
-    /// the branches of an `if` (`sync ? cancel_work_sync(w) : false`).
-    fn conditional(&mut self, n: Node) {
-        let (then_d, else_d) = match n.child_by_field_name("condition") {
+    /// Walk a branching node's condition, then say what it tells each arm.
+    fn branch_deltas(&mut self, n: Node) -> (Delta, Delta) {
+        match n.child_by_field_name("condition") {
             Some(c) => {
                 self.expr(c);
                 self.condition(c)
             }
             None => Default::default(),
-        };
+        }
+    }
+
+    /// `c ? a : b`: each arm runs with what the condition tells it, like
+    /// the branches of an `if` (`sync ? cancel_work_sync(w) : false`).
+    fn conditional(&mut self, n: Node) {
+        let (then_d, else_d) = self.branch_deltas(n);
         let entry = self.state.clone();
         self.apply(&then_d);
         if let Some(a) = n.child_by_field_name("consequence") {

@@ -479,6 +479,9 @@ impl WaitGraph {
         for f in 0..self.idx.fns.len() as FnId {
             let file = self.idx.file_of(f);
             let func = self.idx.func(f);
+            if func.sites.iter().all(|s| s.held.is_empty()) {
+                continue;
+            }
             let mut found = Vec::new();
             // Calls of unlock wrappers (`foo_unlock(dev)`): a lock they
             // release is not held at later sites, whatever the facts say.
