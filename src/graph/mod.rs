@@ -391,8 +391,10 @@ impl WaitGraph {
     /// holds that lock across its later sites, until it unlocks it itself
     /// or calls a function that releases it (`foo_unlock(dev)`).
     fn wrapper_edges(&mut self) {
+        let handled = self.handled_works();
         let mut found = Vec::new();
         for f in 0..self.idx.fns.len() as FnId {
+            let in_work = handled.get(&f).map(Vec::as_slice).unwrap_or_default();
             let file = self.idx.file_of(f);
             let func = self.idx.func(f);
             let mut active: Vec<(u32, Resource)> = Vec::new();
@@ -403,6 +405,9 @@ impl WaitGraph {
                             continue;
                         }
                         let EKey::Res(target) = &e.key else { continue };
+                        if e.unless_in.as_ref().is_some_and(|w| in_work.contains(w)) {
+                            continue;
+                        }
                         for (h, r) in &active {
                             if !e.released.contains(r) {
                                 found.push((r.clone(), target.clone(), f, *h, e.clone()));
@@ -474,9 +479,25 @@ impl WaitGraph {
         out
     }
 
+    /// The work items each function is the handler of: an effect guarded
+    /// by `current_work() != &w` never happens in `w`'s handler, whatever
+    /// the handler holds (`smc_listen_work()` locking the socket, then
+    /// `smc_clcsock_release()` skipping its own cancel).
+    fn handled_works(&self) -> HashMap<FnId, Vec<Resource>> {
+        let mut out: HashMap<FnId, Vec<Resource>> = HashMap::new();
+        for c in &self.contexts {
+            if c.kind == CtxKind::Handler {
+                out.entry(c.entry).or_default().extend(c.holds.iter().cloned());
+            }
+        }
+        out
+    }
+
     /// A lock held at a site is held across everything the site may wait on.
     fn site_edges(&mut self) {
+        let handled = self.handled_works();
         for f in 0..self.idx.fns.len() as FnId {
+            let in_work = handled.get(&f).map(Vec::as_slice).unwrap_or_default();
             let file = self.idx.file_of(f);
             let func = self.idx.func(f);
             if func.sites.iter().all(|s| s.held.is_empty()) {
@@ -528,6 +549,9 @@ impl WaitGraph {
                         continue;
                     }
                     let EKey::Res(target) = &e.key else { continue };
+                    if e.unless_in.as_ref().is_some_and(|w| in_work.contains(w)) {
+                        continue;
+                    }
                     for (h, r, atomic) in &held {
                         if e.released.contains(r) {
                             // The callee lets this lock go before the wait.
