@@ -344,6 +344,10 @@ fixtures! {
     lock_families_released => "lock-families-released",
     kthread_stop_under_lock => "kthread-stop-under-lock",
     kthread_stop_after_unlock => "kthread-stop-after-unlock",
+    handler_lock_own_cancel => "handler-lock-own-cancel",
+    handler_lock_own_cancel_guarded => "handler-lock-own-cancel-guarded",
+    lock_param_correlated => "lock-param-correlated",
+    lock_param_correlated_held => "lock-param-correlated-held",
 }
 
 fn has_c_files(dir: &Path) -> bool {

@@ -332,6 +332,16 @@ impl<'a> FnWalker<'a> {
             }
         }
         self.state.not_in_work.extend(d.not_in_work.iter().cloned());
+        // A lock taken only when a parameter test held is not held on a
+        // branch where it fails (`if (wait) lock; ... if (wait) unlock;`).
+        let sites = &self.sites;
+        self.state.held.retain(|(h, _)| {
+            let guards = sites.get(*h as usize).map(|s| s.guards.as_slice());
+            !guards
+                .unwrap_or_default()
+                .iter()
+                .any(|g| d.tests.iter().any(|t| t.contradicts(g)))
+        });
         for t in &d.tests {
             // A later test of the same parameter replaces an earlier one
             // only if it says more; contradictions (dead code) keep both.

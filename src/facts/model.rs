@@ -211,6 +211,22 @@ impl ParamTest {
         ident.then(|| t.to_string())
     }
 
+    /// Can this test and `other` not both hold (`p` and `!p`, `p == A`
+    /// and `p == B`)? False when that cannot be told.
+    pub fn contradicts(&self, other: &ParamTest) -> bool {
+        if self.param != other.param {
+            return false;
+        }
+        let one_way = |a: &ParamTest, b: &ParamTest| match (&a.value, a.equal) {
+            // `p == v`: the other test fails for v.
+            (Some(v), true) => b.holds_for(v) == Some(false),
+            // `!p`: the other test fails for 0.
+            (None, false) => b.holds_for("0") == Some(false),
+            _ => false,
+        };
+        one_way(self, other) || one_way(other, self)
+    }
+
     /// Does the test hold when the parameter is the constant `c`? `None`
     /// when that cannot be told (an enum constant against a number).
     pub fn holds_for(&self, c: &str) -> Option<bool> {

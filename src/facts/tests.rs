@@ -382,3 +382,26 @@ fn macro_lock_rules_name_the_member_they_lock() {
     assert_eq!(fields("hci_req_sync_lock"), vec!["req_lock".to_string()]);
     assert_eq!(fields("hci_dev_lock"), vec!["lock".to_string()]);
 }
+
+#[test]
+fn lock_taken_under_a_parameter_test_is_not_held_where_the_test_fails() {
+    let src = "int send(struct fib *f, int wait)\n{\n\tif (wait)\n\t\tspin_lock_irqsave(&f->event_lock, fl);\n\tif (f->sync) {\n\t\tif (wait)\n\t\t\tspin_unlock_irqrestore(&f->event_lock, fl);\n\t\twait_for_completion(&f->done);\n\t}\n\treturn 0;\n}\n";
+    let ff = facts(src);
+    let f = func(&ff, "send");
+    assert!(held_texts(f, site(f, "wait_for_completion")).is_empty());
+}
+
+#[test]
+fn contradicting_parameter_tests() {
+    use super::model::ParamTest;
+    let t = |value: Option<&str>, equal| ParamTest {
+        param: 0,
+        value: value.map(str::to_string),
+        equal,
+    };
+    assert!(t(None, true).contradicts(&t(None, false)));
+    assert!(t(Some("EV_A"), true).contradicts(&t(Some("EV_B"), true)));
+    assert!(t(Some("2"), true).contradicts(&t(None, false)));
+    assert!(!t(Some("2"), false).contradicts(&t(None, false)));
+    assert!(!t(None, true).contradicts(&t(Some("3"), true)));
+}
