@@ -938,6 +938,8 @@ mod tests {
                 guards: vec![],
                 consts: vec![],
                 released: vec![],
+                states: vec![],
+                known: vec![],
                 text: "mutex_lock(&priv->lock);".into(),
             },
             Site {
@@ -953,6 +955,8 @@ mod tests {
                 guards: vec![],
                 consts: vec![],
                 released: vec![],
+                states: vec![],
+                known: vec![],
                 text: "cancel_work_sync(&foo_work);".into(),
             },
             Site {
@@ -976,6 +980,8 @@ mod tests {
                 guards: vec![],
                 consts: vec![],
                 released: vec![],
+                states: vec![],
+                known: vec![],
                 text: "helper(priv, cb);".into(),
             },
         ];

@@ -25,6 +25,7 @@ const EMBEDDED: &[(&str, &str)] = &[
         include_str!("../rules/driver-core.toml"),
     ),
     ("rules/drivers.toml", include_str!("../rules/drivers.toml")),
+    ("rules/state.toml", include_str!("../rules/state.toml")),
     ("rules/types.toml", include_str!("../rules/types.toml")),
 ];
 
@@ -112,6 +113,8 @@ struct RulesFile {
     current_work: Vec<CurrentWorkRule>,
     #[serde(default)]
     signal: Vec<SignalRule>,
+    #[serde(default)]
+    bit: Vec<BitRule>,
     #[serde(default)]
     driver: Vec<DriverRule>,
     #[serde(default)]
@@ -307,6 +310,41 @@ pub struct SignalRule {
     pub note: Option<String>,
 }
 
+/// `[[bit]]`: an operation on one bit of an object's flag word
+/// (`set_bit(NR, addr)`): object state a path condition can test.
+#[derive(Clone, Debug, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct BitRule {
+    #[serde(default, skip_serializing)]
+    call: Option<String>,
+    #[serde(default)]
+    pub calls: Vec<String>,
+    pub op: BitOp,
+    /// The argument naming the bit.
+    #[serde(default)]
+    pub bit: usize,
+    /// The argument pointing to the flag word.
+    #[serde(default = "one")]
+    pub addr: usize,
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+fn one() -> usize {
+    1
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BitOp {
+    /// Returns whether the bit is set (`test_bit`).
+    Test,
+    /// Sets the bit (`set_bit`).
+    Set,
+    /// Clears the bit (`clear_bit`).
+    Clear,
+}
+
 /// `[[current_work]]`: returns the work item the caller runs in.
 #[derive(Clone, Debug, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
@@ -360,6 +398,7 @@ pub enum Effect {
     Devres(DevresRule),
     CurrentWork,
     Signal(SignalRule),
+    Bit(BitRule),
 }
 
 /// The loaded model, indexed for lookups by call name.
@@ -461,6 +500,9 @@ impl Rules {
         }
         for r in f.signal {
             add("signal", r.call.clone(), r.calls.clone(), Effect::Signal(r))?;
+        }
+        for r in f.bit {
+            add("bit", r.call.clone(), r.calls.clone(), Effect::Bit(r))?;
         }
         for r in f.current_work {
             add(
@@ -620,6 +662,7 @@ fn effect_label(e: &Effect) -> String {
         Effect::Devres(_) => "devres".to_string(),
         Effect::CurrentWork => "current_work".to_string(),
         Effect::Signal(r) => format!("signal {}", r.resource.prefix()),
+        Effect::Bit(r) => format!("bit {:?}", r.op).to_lowercase(),
     }
 }
 

@@ -348,6 +348,10 @@ fixtures! {
     handler_lock_own_cancel_guarded => "handler-lock-own-cancel-guarded",
     lock_param_correlated => "lock-param-correlated",
     lock_param_correlated_held => "lock-param-correlated-held",
+    state_bit_set_before_call => "state-bit-set-before-call",
+    state_bit_clear_before_call => "state-bit-clear-before-call",
+    state_global_set_before_call => "state-global-set-before-call",
+    state_global_unset => "state-global-unset",
 }
 
 fn has_c_files(dir: &Path) -> bool {

@@ -6,15 +6,20 @@ use std::collections::{HashMap, HashSet};
 
 use tree_sitter::Node;
 
-use super::model::{FnValue, Function, KeyPath, Param, ParamTest, Root, Site, SiteKind, Target};
+use super::model::{
+    FnValue, Function, KeyPath, Param, ParamTest, Root, Site, SiteKind, StateTest, Target,
+};
 use super::syntax::{
     declarator_name, function_declarator, is_static, named_children, pos, snippet, strip_expr,
     text, type_name,
 };
-use crate::rules::{Effect, Rules};
+use crate::rules::{BitOp, Effect, Rules};
 
 /// Deeper nesting than this is not walked (its sites are lost, never a crash).
 const MAX_DEPTH: usize = 400;
+/// Object-state tests and facts kept per path (the innermost ones): a
+/// bound on what every site carries.
+const MAX_STATES: usize = 4;
 
 /// Held acquisitions and guard facts on one path.
 #[derive(Clone, Debug, Default)]
@@ -26,6 +31,10 @@ struct State {
     tests: Vec<ParamTest>,
     /// Caller-held locks released on this path and not taken again.
     released: Vec<KeyPath>,
+    /// Object-state tests known to hold on this path (`if (!x->done)`).
+    states: Vec<StateTest>,
+    /// Object state this function set on this path (`x->done = true`).
+    known: Vec<StateTest>,
 }
 
 impl State {
@@ -41,6 +50,20 @@ impl State {
         self.not_in_work.retain(|k| other.not_in_work.contains(k));
         self.tests.retain(|t| other.tests.contains(t));
         self.released.retain(|k| other.released.contains(k));
+        self.states.retain(|t| other.states.contains(t));
+        self.known.retain(|t| other.known.contains(t));
+    }
+
+    /// Record that the function set this state: it replaces what was
+    /// known of the same field (and bit).
+    fn set_known(&mut self, fact: Option<StateTest>, key: &KeyPath) {
+        self.known.retain(|k| &k.key != key);
+        if let Some(f) = fact {
+            self.known.push(f);
+            if self.known.len() > MAX_STATES {
+                self.known.remove(0);
+            }
+        }
     }
 }
 
@@ -50,6 +73,31 @@ struct Delta {
     holds: Vec<u32>,
     not_in_work: Vec<KeyPath>,
     tests: Vec<ParamTest>,
+    states: Vec<StateTest>,
+}
+
+impl Delta {
+    fn extend(&mut self, o: Delta) {
+        self.holds.extend(o.holds);
+        self.not_in_work.extend(o.not_in_work);
+        self.tests.extend(o.tests);
+        self.states.extend(o.states);
+    }
+
+    /// A state test holds in one branch, its negation in the other.
+    fn state(t: StateTest) -> (Delta, Delta) {
+        let f = t.negated();
+        (
+            Delta {
+                states: vec![t],
+                ..Delta::default()
+            },
+            Delta {
+                states: vec![f],
+                ..Delta::default()
+            },
+        )
+    }
 }
 
 pub struct FnWalker<'a> {
@@ -342,6 +390,14 @@ impl<'a> FnWalker<'a> {
                 .iter()
                 .any(|g| d.tests.iter().any(|t| t.contradicts(g)))
         });
+        for t in &d.states {
+            if !self.state.states.contains(t) {
+                self.state.states.push(t.clone());
+                if self.state.states.len() > MAX_STATES {
+                    self.state.states.remove(0);
+                }
+            }
+        }
         for t in &d.tests {
             // A later test of the same parameter replaces an earlier one
             // only if it says more; contradictions (dead code) keep both.
@@ -545,6 +601,7 @@ impl<'a> FnWalker<'a> {
                 if let Some(l) = n.child_by_field_name("left") {
                     self.expr(l);
                 }
+                self.note_state_write(n);
                 self.assignment(n);
             }
             "compound_statement" => self.block(n),
@@ -874,6 +931,23 @@ impl<'a> FnWalker<'a> {
                 }
             }
             Effect::CurrentWork => {}
+            Effect::Bit(_) => {
+                if let Some((op, bit, key)) = self.bit_call(n) {
+                    if op != BitOp::Test {
+                        let f = StateTest {
+                            key: key.clone(),
+                            bit: Some(bit),
+                            value: None,
+                            equal: op == BitOp::Set,
+                        };
+                        self.state.known.retain(|k| !k.same_subject(&f));
+                        self.state.known.push(f);
+                        if self.state.known.len() > MAX_STATES {
+                            self.state.known.remove(0);
+                        }
+                    }
+                }
+            }
             Effect::Signal(r) => {
                 if let Some(key) = args.get(r.arg).and_then(|a| self.path(*a)) {
                     let kind = SiteKind::Signal {
@@ -887,6 +961,14 @@ impl<'a> FnWalker<'a> {
         }
     }
 
+    /// Does `api` assert a hold instead of taking it (`lockdep_assert_held`)?
+    fn is_assertion(&self, api: &str) -> bool {
+        self.rules
+            .effects(api)
+            .iter()
+            .any(|e| matches!(e, Effect::Acquire(r) if r.asserted))
+    }
+
     /// Drop the hold a release matches: the same path, else the newest hold
     /// of a lock with the same last field (`&p->lock` after `&priv->lock`).
     fn release(&mut self, key: &KeyPath) {
@@ -896,6 +978,18 @@ impl<'a> FnWalker<'a> {
                 if k.fields.last() == key.fields.last() && !key.fields.is_empty())
         };
         let sites = &self.sites;
+        // Releasing a lock the function only asserted it holds
+        // (`lockdep_assert_held(&p->lock); ..; mutex_unlock(&p->lock)`)
+        // lets the caller's lock go: an unlock wrapper.
+        let asserted = self.state.held.iter().any(|h| {
+            sites.get(h.0 as usize).is_some_and(|s| {
+                (same(s) || similar(s))
+                    && matches!(&s.kind, SiteKind::Acquire { api, .. } if self.is_assertion(api))
+            })
+        });
+        if asserted && !self.state.released.contains(key) {
+            self.state.released.push(key.clone());
+        }
         // Two holds of the same path are one lock taken on two joined
         // paths (`lock; while (..) { unlock; ..; lock; }`): one unlock
         // releases both.
@@ -940,12 +1034,135 @@ impl<'a> FnWalker<'a> {
                 (e, t)
             }
             "binary_expression" => self.binary_condition(c),
-            "call_expression" => self.try_call(c),
+            "call_expression" => match self.bit_test(c) {
+                Some(t) => Delta::state(t),
+                None => self.try_call(c),
+            },
             "identifier" => match self.param_index(text(c, self.src)) {
                 Some(param) => Self::test_delta(param, None, true),
-                None => Default::default(),
+                None => self.state_truth(c),
             },
+            "field_expression" => self.state_truth(c),
             _ => Default::default(),
+        }
+    }
+
+    /// An object-state path: a field (`x->done`) or a global
+    /// (`timer_expired`), never a local or a parameter's own value.
+    fn state_path(&self, n: Node) -> Option<KeyPath> {
+        let n = strip_expr(n);
+        if !matches!(n.kind(), "identifier" | "field_expression") {
+            return None;
+        }
+        let p = self.path(n)?;
+        (matches!(p.root, Root::Global(_)) || !p.fields.is_empty()).then_some(p)
+    }
+
+    /// `if (x->done)`: the field is non-zero in one branch, zero in the other.
+    fn state_truth(&self, n: Node) -> (Delta, Delta) {
+        match self.state_path(n) {
+            Some(key) => Delta::state(StateTest {
+                key,
+                bit: None,
+                value: None,
+                equal: true,
+            }),
+            None => Default::default(),
+        }
+    }
+
+    /// `x->state == X` with `X` a constant.
+    fn state_comparison(&self, l: Node, r: Node, equal: bool) -> Option<(Delta, Delta)> {
+        let (path, c) = match ParamTest::constant(text(strip_parens(r), self.src)) {
+            Some(c) => (self.state_path(l)?, c),
+            None => (
+                self.state_path(r)?,
+                ParamTest::constant(text(strip_parens(l), self.src))?,
+            ),
+        };
+        let (value, equal) = if c == "0" {
+            (None, !equal)
+        } else {
+            (Some(c), equal)
+        };
+        Some(Delta::state(StateTest {
+            key: path,
+            bit: None,
+            value,
+            equal,
+        }))
+    }
+
+    /// `test_bit(FLAG, &x->flags)` (a `[[bit]]` rule with op "test").
+    fn bit_test(&self, c: Node) -> Option<StateTest> {
+        let (op, bit, key) = self.bit_call(c)?;
+        (op == BitOp::Test).then_some(StateTest {
+            key,
+            bit: Some(bit),
+            value: None,
+            equal: true,
+        })
+    }
+
+    /// A `[[bit]]` call: its op, the bit (a constant) and the flag word.
+    fn bit_call(&self, c: Node) -> Option<(BitOp, String, KeyPath)> {
+        let f = c.child_by_field_name("function")?;
+        let rule = self
+            .rules
+            .effects(text(f, self.src))
+            .iter()
+            .find_map(|e| match e {
+                Effect::Bit(r) => Some(r.clone()),
+                _ => None,
+            })?;
+        let args = named_children(c.child_by_field_name("arguments")?);
+        let bit = ParamTest::constant(text(strip_parens(*args.get(rule.bit)?), self.src))?;
+        let key = self.state_path(*args.get(rule.addr)?)?;
+        Some((rule.op, bit, key))
+    }
+
+    /// Object state an assignment sets: `x->done = true`,
+    /// `x->flags |= F`, `x->flags &= ~F`; any other write forgets it.
+    fn note_state_write(&mut self, n: Node) {
+        let (Some(l), Some(r)) = (
+            n.child_by_field_name("left"),
+            n.child_by_field_name("right"),
+        ) else {
+            return;
+        };
+        let Some(key) = self.state_path(l) else {
+            return;
+        };
+        let r = strip_parens(r);
+        let constant = ParamTest::constant(text(r, self.src));
+        let fact = match (op(n, self.src), constant) {
+            ("=", Some(c)) if c == "0" => Some((None, None, false)),
+            ("=", Some(c)) => Some((None, Some(c), true)),
+            ("|=", Some(m)) => Some((Some(m), None, true)),
+            ("&=", None) if r.kind() == "unary_expression" && op(r, self.src) == "~" => r
+                .child_by_field_name("argument")
+                .and_then(|a| ParamTest::constant(text(strip_parens(a), self.src)))
+                .map(|m| (Some(m), None, false)),
+            _ => None,
+        };
+        let fact = fact.map(|(bit, value, equal)| StateTest {
+            key: key.clone(),
+            bit,
+            value,
+            equal,
+        });
+        match &fact {
+            // A bit write leaves the other bits of the word as they were.
+            Some(f) if f.bit.is_some() => {
+                self.state
+                    .known
+                    .retain(|k| !k.same_subject(f) && !(k.key == key && k.bit.is_none()));
+                self.state.known.push(f.clone());
+                if self.state.known.len() > MAX_STATES {
+                    self.state.known.remove(0);
+                }
+            }
+            _ => self.state.set_known(fact, &key),
         }
     }
 
@@ -1001,21 +1218,39 @@ impl<'a> FnWalker<'a> {
             "&&" => {
                 let (mut t, _) = self.condition(l);
                 let (t2, _) = self.condition(r);
-                t.holds.extend(t2.holds);
-                t.not_in_work.extend(t2.not_in_work);
-                t.tests.extend(t2.tests);
+                t.extend(t2);
                 (t, Delta::default())
             }
             "||" => {
                 let (_, mut e) = self.condition(l);
                 let (_, e2) = self.condition(r);
-                e.holds.extend(e2.holds);
-                e.not_in_work.extend(e2.not_in_work);
-                e.tests.extend(e2.tests);
+                e.extend(e2);
                 (Delta::default(), e)
+            }
+            "&" => {
+                // `x->flags & FLAG`: one bit of a flag word.
+                let (w, m) = match ParamTest::constant(text(strip_parens(r), self.src)) {
+                    Some(m) => (l, m),
+                    None => match ParamTest::constant(text(strip_parens(l), self.src)) {
+                        Some(m) => (r, m),
+                        None => return Default::default(),
+                    },
+                };
+                match self.state_path(w) {
+                    Some(key) => Delta::state(StateTest {
+                        key,
+                        bit: Some(m),
+                        value: None,
+                        equal: true,
+                    }),
+                    None => Default::default(),
+                }
             }
             o @ ("!=" | "==") => {
                 if let Some(d) = self.param_comparison(l, r, o == "==") {
+                    return d;
+                }
+                if let Some(d) = self.state_comparison(l, r, o == "==") {
                     return d;
                 }
                 let work = if self.is_current_work(l) {
@@ -1232,6 +1467,10 @@ impl<'a> FnWalker<'a> {
         };
         let held = self.state.held.iter().map(|h| h.0).collect();
         let consts = call_constants(n, self.src);
+        let known = match &kind {
+            SiteKind::Call { .. } | SiteKind::Indirect { .. } => self.state.known.clone(),
+            _ => Vec::new(),
+        };
         self.sites.push(Site {
             pos: p,
             kind,
@@ -1240,6 +1479,8 @@ impl<'a> FnWalker<'a> {
             guards: self.state.tests.clone(),
             consts,
             released: self.state.released.clone(),
+            states: self.state.states.clone(),
+            known,
             text,
         });
         (self.sites.len() - 1) as u32

@@ -165,8 +165,51 @@ pub struct Site {
     /// function "called under dev->power.lock"): the caller's hold does not
     /// reach the site.
     pub released: Vec<KeyPath>,
+    /// What object state must be for the site to run
+    /// (`if (!test_bit(FW_RESET, &lif->state))`, `if (!x->done)`).
+    pub states: Vec<StateTest>,
+    /// Object state this function set on every path to the site, for a
+    /// call (`set_bit(FW_RESET, &lif->state); ..; deinit(lif)`): callee
+    /// effects guarded by a contradicting test are not reached.
+    pub known: Vec<StateTest>,
     /// The source text of the call, one line, shortened.
     pub text: String,
+}
+
+/// A test of object state: a field or global (`x->done`,
+/// `timer_expired`), or one bit of a flag word (`bit` = `FW_RESET` for
+/// `test_bit(FW_RESET, &x->flags)` or `x->flags & FW_RESET`). `value` and
+/// `equal` read as in `ParamTest`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct StateTest {
+    pub key: KeyPath,
+    pub bit: Option<String>,
+    pub value: Option<String>,
+    pub equal: bool,
+}
+
+impl StateTest {
+    /// The test of the value alone, to compare two tests of one subject.
+    pub fn value_test(&self) -> ParamTest {
+        ParamTest {
+            param: 0,
+            value: self.value.clone(),
+            equal: self.equal,
+        }
+    }
+
+    /// The same field (and bit) as `other`.
+    pub fn same_subject(&self, other: &StateTest) -> bool {
+        self.key == other.key && self.bit == other.bit
+    }
+
+    /// The test that holds when this one fails.
+    pub fn negated(&self) -> StateTest {
+        StateTest {
+            equal: !self.equal,
+            ..self.clone()
+        }
+    }
 }
 
 /// A test of a parameter's value: `p` / `!p` (`value` None, `equal` true /

@@ -405,3 +405,14 @@ fn contradicting_parameter_tests() {
     assert!(!t(Some("2"), false).contradicts(&t(None, false)));
     assert!(!t(None, true).contradicts(&t(Some("3"), true)));
 }
+
+#[test]
+fn unlocking_an_asserted_lock_releases_the_callers_lock() {
+    let src = "static void destroy_unlock(struct idp *p)\n{\n\tlockdep_assert_held(&p->handler_mutex);\n\tp->state = 0;\n\tmutex_unlock(&p->handler_mutex);\n\tdestroy_id(p);\n}\n";
+    let ff = facts(src);
+    let f = func(&ff, "destroy_unlock");
+    let call = site(f, "destroy_id(");
+    assert!(held_texts(f, call).is_empty());
+    assert_eq!(call.released.len(), 1, "{:?}", call.released);
+    assert_eq!(f.returns_released.len(), 1);
+}

@@ -487,7 +487,9 @@ impl WaitGraph {
         let mut out: HashMap<FnId, Vec<Resource>> = HashMap::new();
         for c in &self.contexts {
             if c.kind == CtxKind::Handler {
-                out.entry(c.entry).or_default().extend(c.holds.iter().cloned());
+                out.entry(c.entry)
+                    .or_default()
+                    .extend(c.holds.iter().cloned());
             }
         }
         out

@@ -9,7 +9,7 @@ use petgraph::algo::tarjan_scc;
 use petgraph::graph::{DiGraph, NodeIndex};
 
 use super::index::{FnId, Index, Resource};
-use crate::facts::model::{FnValue, KeyPath, ParamTest, Root, Site, SiteKind, Target};
+use crate::facts::model::{FnValue, KeyPath, ParamTest, Root, Site, SiteKind, StateTest, Target};
 use crate::rules::{ResourceKind, WaitMode};
 
 /// Summaries are capped per function: a function reaching more distinct
@@ -22,6 +22,47 @@ const MAX_ROUNDS: usize = 24;
 /// ops table: `file_operations::release`) is resolved only to the targets
 /// in the caller's own directory: the driver's own implementation.
 const MAX_FANOUT: usize = 16;
+/// Object-state guards an effect carries (the innermost ones).
+const MAX_STATE_GUARDS: usize = 4;
+
+/// An object-state test resolved to its class: `ionic_lif::state` bit
+/// `IONIC_LIF_F_FW_RESET` clear, `ima_queue_keys.c`'s `timer_expired` zero.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct StateGuard {
+    /// The class key of the field or global.
+    pub key: String,
+    /// For a file-static global, its file.
+    pub file: Option<u32>,
+    pub bit: Option<String>,
+    pub value: Option<String>,
+    pub equal: bool,
+}
+
+impl StateGuard {
+    fn resolve(idx: &Index, file: u32, t: &StateTest) -> Option<StateGuard> {
+        let (key, scope) = idx.slot(file, &t.key)?;
+        Some(StateGuard {
+            key,
+            file: scope,
+            bit: t.bit.clone(),
+            value: t.value.clone(),
+            equal: t.equal,
+        })
+    }
+
+    /// Can this test and `other` not both hold?
+    pub fn contradicts(&self, other: &StateGuard) -> bool {
+        let test = |g: &StateGuard| ParamTest {
+            param: 0,
+            value: g.value.clone(),
+            equal: g.equal,
+        };
+        self.key == other.key
+            && self.file == other.file
+            && self.bit == other.bit
+            && test(self).contradicts(&test(other))
+    }
+}
 
 /// The resource an effect is on: resolved, or still a parameter of the
 /// function (a wrapper: `foo_flush(struct work_struct *w)`).
@@ -83,6 +124,9 @@ pub struct Eff {
     /// (the callee lets its caller's lock go before waiting): a caller
     /// holding one of them does not hold it across this effect.
     pub released: Vec<Resource>,
+    /// What object state must be for the effect to happen (a caller that
+    /// set a contradicting state before the call does not reach it).
+    pub states: Vec<StateGuard>,
     pub via: Via,
 }
 
@@ -93,6 +137,7 @@ type DedupKey = (
     bool,
     Vec<ParamTest>,
     Vec<Resource>,
+    Vec<StateGuard>,
 );
 
 impl Eff {
@@ -104,6 +149,7 @@ impl Eff {
             self.devres,
             self.guards.clone(),
             self.released.clone(),
+            self.states.clone(),
         )
     }
 }
@@ -257,6 +303,7 @@ pub fn site_effects(idx: &Index, s: &Summaries, f: FnId, si: u32, site: &Site) -
         devres: false,
         guards: Vec::new(),
         released: Vec::new(),
+        states: Vec::new(),
         via: Via::Site(si),
     };
     match &site.kind {
@@ -305,6 +352,7 @@ pub fn site_effects(idx: &Index, s: &Summaries, f: FnId, si: u32, site: &Site) -
             fn_args,
             args,
         } => {
+            let known = known_states(idx, file, site);
             for g in idx.resolve_call(file, callee) {
                 through_call(
                     idx,
@@ -312,7 +360,7 @@ pub fn site_effects(idx: &Index, s: &Summaries, f: FnId, si: u32, site: &Site) -
                     f,
                     si,
                     g,
-                    (fn_args, args, &site.consts),
+                    (fn_args, args, &site.consts, &known),
                     false,
                     &mut out,
                 );
@@ -323,6 +371,7 @@ pub fn site_effects(idx: &Index, s: &Summaries, f: FnId, si: u32, site: &Site) -
             fn_args,
             args,
         } => {
+            let known = known_states(idx, file, site);
             for g in slot_targets(idx, &s.slots, file, p) {
                 through_call(
                     idx,
@@ -330,7 +379,7 @@ pub fn site_effects(idx: &Index, s: &Summaries, f: FnId, si: u32, site: &Site) -
                     f,
                     si,
                     g,
-                    (fn_args, args, &site.consts),
+                    (fn_args, args, &site.consts, &known),
                     false,
                     &mut out,
                 );
@@ -341,7 +390,7 @@ pub fn site_effects(idx: &Index, s: &Summaries, f: FnId, si: u32, site: &Site) -
             ..
         } => {
             for g in idx.resolve_call(file, name) {
-                through_call(idx, s, f, si, g, (&[], &[], &[]), true, &mut out);
+                through_call(idx, s, f, si, g, (&[], &[], &[], &[]), true, &mut out);
             }
         }
         _ => {}
@@ -356,6 +405,25 @@ pub fn site_effects(idx: &Index, s: &Summaries, f: FnId, si: u32, site: &Site) -
                 }
             }
             e.guards.sort();
+        }
+    }
+    if !site.states.is_empty() {
+        let states: Vec<StateGuard> = site
+            .states
+            .iter()
+            .filter_map(|t| StateGuard::resolve(idx, file, t))
+            .collect();
+        for e in &mut out {
+            for t in &states {
+                if !e.states.contains(t) {
+                    e.states.push(t.clone());
+                }
+            }
+            if e.states.len() > MAX_STATE_GUARDS {
+                let extra = e.states.len() - MAX_STATE_GUARDS;
+                e.states.drain(..extra);
+            }
+            e.states.sort();
         }
     }
     if !site.released.is_empty() {
@@ -377,12 +445,21 @@ pub fn site_effects(idx: &Index, s: &Summaries, f: FnId, si: u32, site: &Site) -
 }
 
 /// What a call passes: function-valued arguments, argument access paths,
-/// constant arguments.
+/// constant arguments, and the object state the caller set before it.
 type CallArgs<'a> = (
     &'a [(u32, FnValue)],
     &'a [(u32, KeyPath)],
     &'a [(u32, String)],
+    &'a [StateGuard],
 );
+
+/// The object state a call site's function set before it, resolved.
+fn known_states(idx: &Index, file: u32, site: &Site) -> Vec<StateGuard> {
+    site.known
+        .iter()
+        .filter_map(|t| StateGuard::resolve(idx, file, t))
+        .collect()
+}
 
 fn param_marker(i: u32) -> EKey {
     EKey::Param {
@@ -402,7 +479,7 @@ fn through_call(
     f: FnId,
     si: u32,
     g: FnId,
-    (fn_args, args, consts): CallArgs,
+    (fn_args, args, consts, known): CallArgs,
     devres: bool,
     out: &mut Vec<Eff>,
 ) {
@@ -431,6 +508,7 @@ fn through_call(
                                 devres: devres || te.devres || e.devres,
                                 guards: Vec::new(),
                                 released: Vec::new(),
+                                states: Vec::new(),
                                 via: Via::Callback {
                                     site: si,
                                     callee: g,
@@ -449,6 +527,7 @@ fn through_call(
                     devres: devres || e.devres,
                     guards: Vec::new(),
                     released: Vec::new(),
+                    states: Vec::new(),
                     via,
                 }),
                 None => {}
@@ -461,6 +540,14 @@ fn through_call(
         let Some(guards) = rebase_guards(&e.guards, consts, args) else {
             continue;
         };
+        // The caller set the state the effect needs otherwise
+        // (`set_bit(FW_RESET, ..); deinit()` past `if (!test_bit(FW_RESET, ..))`).
+        if e.states
+            .iter()
+            .any(|g| known.iter().any(|k| k.contradicts(g)))
+        {
+            continue;
+        }
         out.push(Eff {
             kind: e.kind,
             key,
@@ -468,6 +555,7 @@ fn through_call(
             devres: devres || e.devres,
             guards,
             released: e.released.clone(),
+            states: e.states.clone(),
             via,
         });
     }
