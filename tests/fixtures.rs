@@ -352,6 +352,8 @@ fixtures! {
     state_bit_clear_before_call => "state-bit-clear-before-call",
     state_global_set_before_call => "state-global-set-before-call",
     state_global_unset => "state-global-unset",
+    completion_completer_holds => "completion-completer-holds",
+    completion_completer_blocked => "completion-completer-blocked",
 }
 
 fn has_c_files(dir: &Path) -> bool {
