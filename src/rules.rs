@@ -343,6 +343,11 @@ pub enum BitOp {
     Set,
     /// Clears the bit (`clear_bit`).
     Clear,
+    /// Sets the bit, returning its old value (`test_and_set_bit`): set
+    /// after the call on both branches of a test of it.
+    TestAndSet,
+    /// Clears the bit, returning its old value (`test_and_clear_bit`).
+    TestAndClear,
 }
 
 /// `[[current_work]]`: returns the work item the caller runs in.

@@ -938,7 +938,7 @@ impl<'a> FnWalker<'a> {
                             key: key.clone(),
                             bit: Some(bit),
                             value: None,
-                            equal: op == BitOp::Set,
+                            equal: matches!(op, BitOp::Set | BitOp::TestAndSet),
                         };
                         self.state.known.retain(|k| !k.same_subject(&f));
                         self.state.known.push(f);
@@ -1467,9 +1467,14 @@ impl<'a> FnWalker<'a> {
         };
         let held = self.state.held.iter().map(|h| h.0).collect();
         let consts = call_constants(n, self.src);
-        let known = match &kind {
-            SiteKind::Call { .. } | SiteKind::Indirect { .. } => self.state.known.clone(),
-            _ => Vec::new(),
+        // Only what leads to waits needs the object state (memory: most
+        // sites of a tree are under some test).
+        let (known, states) = match &kind {
+            SiteKind::Call { .. } | SiteKind::Indirect { .. } => {
+                (self.state.known.clone(), self.state.states.clone())
+            }
+            SiteKind::Wait { .. } => (Vec::new(), self.state.states.clone()),
+            _ => (Vec::new(), Vec::new()),
         };
         self.sites.push(Site {
             pos: p,
@@ -1479,7 +1484,7 @@ impl<'a> FnWalker<'a> {
             guards: self.state.tests.clone(),
             consts,
             released: self.state.released.clone(),
-            states: self.state.states.clone(),
+            states,
             known,
             text,
         });

@@ -416,3 +416,23 @@ fn unlocking_an_asserted_lock_releases_the_callers_lock() {
     assert_eq!(call.released.len(), 1, "{:?}", call.released);
     assert_eq!(f.returns_released.len(), 1);
 }
+
+#[test]
+fn state_tests_guard_sites_and_writes_are_known_at_calls() {
+    let src = "void down(struct lif *lif)\n{\n\tif (test_and_set_bit(LIF_F_FW_RESET, lif->state))\n\t\treturn;\n\tlif->ops_done = true;\n\tlif->flags |= LIF_F_QUIET;\n\tdeinit(lif);\n}\nvoid deinit(struct lif *lif)\n{\n\tif (!test_bit(LIF_F_FW_RESET, lif->state) && !(lif->flags & LIF_F_QUIET))\n\t\tcancel_work_sync(&lif->w);\n}\n";
+    let ff = facts(src);
+    let down = func(&ff, "down");
+    let known = &site(down, "deinit(").known;
+    let has = |bit: Option<&str>, value: Option<&str>, equal: bool| {
+        known
+            .iter()
+            .any(|k| k.bit.as_deref() == bit && k.value.as_deref() == value && k.equal == equal)
+    };
+    assert!(has(Some("LIF_F_FW_RESET"), None, true), "{known:?}");
+    assert!(has(None, Some("1"), true), "{known:?}");
+    assert!(has(Some("LIF_F_QUIET"), None, true), "{known:?}");
+    let deinit = func(&ff, "deinit");
+    let states = &site(deinit, "cancel_work_sync").states;
+    assert_eq!(states.len(), 2, "{states:?}");
+    assert!(states.iter().all(|t| !t.equal && t.bit.is_some()));
+}

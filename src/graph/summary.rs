@@ -38,6 +38,45 @@ pub struct StateGuard {
     pub equal: bool,
 }
 
+/// Every object-state guard of the tree, numbered once: effects carry
+/// the numbers (millions of effects, a few thousand distinct guards).
+#[derive(Default)]
+pub struct StateTable {
+    pub guards: Vec<StateGuard>,
+    ids: HashMap<StateGuard, u32>,
+}
+
+impl StateTable {
+    fn build(idx: &Index) -> StateTable {
+        let mut t = StateTable::default();
+        for f in 0..idx.fns.len() as FnId {
+            let file = idx.file_of(f);
+            for site in &idx.func(f).sites {
+                for st in site.states.iter().chain(&site.known) {
+                    if let Some(g) = StateGuard::resolve(idx, file, st) {
+                        if !t.ids.contains_key(&g) {
+                            t.ids.insert(g.clone(), t.guards.len() as u32);
+                            t.guards.push(g);
+                        }
+                    }
+                }
+            }
+        }
+        t
+    }
+
+    fn id(&self, idx: &Index, file: u32, t: &StateTest) -> Option<u32> {
+        self.ids.get(&StateGuard::resolve(idx, file, t)?).copied()
+    }
+
+    fn contradicts(&self, a: u32, b: u32) -> bool {
+        match (self.guards.get(a as usize), self.guards.get(b as usize)) {
+            (Some(x), Some(y)) => a != b && x.contradicts(y),
+            _ => false,
+        }
+    }
+}
+
 impl StateGuard {
     fn resolve(idx: &Index, file: u32, t: &StateTest) -> Option<StateGuard> {
         let (key, scope) = idx.slot(file, &t.key)?;
@@ -126,7 +165,8 @@ pub struct Eff {
     pub released: Vec<Resource>,
     /// What object state must be for the effect to happen (a caller that
     /// set a contradicting state before the call does not reach it).
-    pub states: Vec<StateGuard>,
+    /// (Numbers in `Summaries::states`; only waits carry them.)
+    pub states: Vec<u32>,
     pub via: Via,
 }
 
@@ -137,7 +177,6 @@ type DedupKey = (
     bool,
     Vec<ParamTest>,
     Vec<Resource>,
-    Vec<StateGuard>,
 );
 
 impl Eff {
@@ -149,7 +188,6 @@ impl Eff {
             self.devres,
             self.guards.clone(),
             self.released.clone(),
-            self.states.clone(),
         )
     }
 }
@@ -202,6 +240,8 @@ pub struct Summaries {
     /// Completions some function signals (`complete()`): the only ones a
     /// wait on can be part of a cycle.
     pub signalled: HashSet<Resource>,
+    /// The object-state guards effects refer to.
+    pub states: StateTable,
 }
 
 /// Every completion class with a `complete()` site in the tree.
@@ -236,6 +276,7 @@ pub fn compute(idx: &Index, entries: &[FnId]) -> Summaries {
         in_context: reachable(&graph, entries),
         signalled: signalled(idx),
         slots,
+        states: StateTable::build(idx),
     };
     for scc in tarjan_scc(&graph) {
         let members: Vec<FnId> = scc.iter().map(|n| graph[*n]).collect();
@@ -255,12 +296,20 @@ pub fn compute(idx: &Index, entries: &[FnId]) -> Summaries {
 }
 
 /// Append the function's effects not yet in its summary. Append-only, so
-/// every `Via` keeps pointing at the entry it was built from.
+/// every `Via` keeps pointing at the entry it was built from. An effect
+/// reached again under other object-state guards keeps only the guards
+/// both paths share (it happens if either path is taken).
 fn extend_summary(idx: &Index, s: &mut Summaries, f: FnId) -> bool {
     let func = idx.func(f);
-    let mut seen: HashSet<_> = s.effs[f as usize].iter().map(Eff::dedup_key).collect();
-    let mut added = Vec::new();
-    let keep_acquires = s.in_context[f as usize];
+    let fu = f as usize;
+    let mut seen: HashMap<DedupKey, usize> = s.effs[fu]
+        .iter()
+        .enumerate()
+        .map(|(i, e)| (e.dedup_key(), i))
+        .collect();
+    let existing = s.effs[fu].len();
+    let mut changed = false;
+    let keep_acquires = s.in_context[fu];
     for (si, site) in func.sites.iter().enumerate() {
         for e in site_effects(idx, s, f, si as u32, site) {
             if !keep_acquires && matches!(e.kind, EffKind::Acquire | EffKind::Queue) {
@@ -269,16 +318,23 @@ fn extend_summary(idx: &Index, s: &mut Summaries, f: FnId) -> bool {
             if !has_holder_model(&e.key, &s.signalled) {
                 continue;
             }
+            if let Some(&i) = seen.get(&e.dedup_key()) {
+                let old = &mut s.effs[fu][i];
+                if !old.states.is_empty() {
+                    let before = old.states.len();
+                    old.states.retain(|g| e.states.contains(g));
+                    changed |= i < existing && old.states.len() != before;
+                }
+                continue;
+            }
             if seen.len() >= MAX_EFFECTS {
                 break;
             }
-            if seen.insert(e.dedup_key()) {
-                added.push(e);
-            }
+            seen.insert(e.dedup_key(), s.effs[fu].len());
+            s.effs[fu].push(e);
+            changed = true;
         }
     }
-    let changed = !added.is_empty();
-    s.effs[f as usize].extend(added);
     changed
 }
 
@@ -352,7 +408,7 @@ pub fn site_effects(idx: &Index, s: &Summaries, f: FnId, si: u32, site: &Site) -
             fn_args,
             args,
         } => {
-            let known = known_states(idx, file, site);
+            let known = known_states(idx, s, file, site);
             for g in idx.resolve_call(file, callee) {
                 through_call(
                     idx,
@@ -371,7 +427,7 @@ pub fn site_effects(idx: &Index, s: &Summaries, f: FnId, si: u32, site: &Site) -
             fn_args,
             args,
         } => {
-            let known = known_states(idx, file, site);
+            let known = known_states(idx, s, file, site);
             for g in slot_targets(idx, &s.slots, file, p) {
                 through_call(
                     idx,
@@ -408,12 +464,15 @@ pub fn site_effects(idx: &Index, s: &Summaries, f: FnId, si: u32, site: &Site) -
         }
     }
     if !site.states.is_empty() {
-        let states: Vec<StateGuard> = site
+        let states: Vec<u32> = site
             .states
             .iter()
-            .filter_map(|t| StateGuard::resolve(idx, file, t))
+            .filter_map(|t| s.states.id(idx, file, t))
             .collect();
-        for e in &mut out {
+        for e in out
+            .iter_mut()
+            .filter(|e| matches!(e.kind, EffKind::Wait(_)))
+        {
             for t in &states {
                 if !e.states.contains(t) {
                     e.states.push(t.clone());
@@ -450,14 +509,14 @@ type CallArgs<'a> = (
     &'a [(u32, FnValue)],
     &'a [(u32, KeyPath)],
     &'a [(u32, String)],
-    &'a [StateGuard],
+    &'a [u32],
 );
 
 /// The object state a call site's function set before it, resolved.
-fn known_states(idx: &Index, file: u32, site: &Site) -> Vec<StateGuard> {
+fn known_states(idx: &Index, s: &Summaries, file: u32, site: &Site) -> Vec<u32> {
     site.known
         .iter()
-        .filter_map(|t| StateGuard::resolve(idx, file, t))
+        .filter_map(|t| s.states.id(idx, file, t))
         .collect()
 }
 
@@ -544,7 +603,7 @@ fn through_call(
         // (`set_bit(FW_RESET, ..); deinit()` past `if (!test_bit(FW_RESET, ..))`).
         if e.states
             .iter()
-            .any(|g| known.iter().any(|k| k.contradicts(g)))
+            .any(|g| known.iter().any(|k| s.states.contradicts(*k, *g)))
         {
             continue;
         }
