@@ -354,6 +354,8 @@ fixtures! {
     state_global_unset => "state-global-unset",
     completion_completer_holds => "completion-completer-holds",
     completion_completer_blocked => "completion-completer-blocked",
+    must_hold_cancel => "must-hold-cancel",
+    must_hold_other_lock => "must-hold-other-lock",
 }
 
 fn has_c_files(dir: &Path) -> bool {

@@ -154,6 +154,7 @@ pub fn extract_function(def: Node, src: &[u8], orig: &[u8], rules: &Rules) -> Op
         depth: 0,
     };
     if let Some(body) = def.child_by_field_name("body") {
+        w.annotated_holds(fdecl.end_byte(), body.start_byte(), body);
         w.block(body);
     }
     w.note_return();
@@ -961,6 +962,64 @@ impl<'a> FnWalker<'a> {
         }
     }
 
+    /// `void f(struct foo *p) __must_hold(&p->lock) {`: annotations between
+    /// the parameters and the body (blanked by the pre-pass, read from the
+    /// original text) that assert a hold are holds from the first line.
+    fn annotated_holds(&mut self, from: usize, to: usize, body: Node) {
+        let Some(between) = self.orig.get(from..to) else {
+            return;
+        };
+        let between = String::from_utf8_lossy(between).into_owned();
+        for (name, arg) in annotations(&between) {
+            let rule = self.rules.effects(&name).iter().find_map(|e| match e {
+                Effect::Acquire(r) if r.asserted => Some(r.clone()),
+                _ => None,
+            });
+            let (Some(rule), Some(key)) = (rule, self.text_path(&arg)) else {
+                continue;
+            };
+            let kind = SiteKind::Acquire {
+                res: rule.resource,
+                key,
+                is_try: true,
+                shared: rule.shared,
+                api: name,
+            };
+            // Anchored at the body's opening brace: a real position in the
+            // function, with the annotation's text.
+            let idx = self.push_site(body, kind, Some(1));
+            if let Some(site) = self.sites.get_mut(idx as usize) {
+                site.text = format!("{}({arg})", site_api(&site.kind));
+            }
+            self.state.held.push((idx, None));
+        }
+    }
+
+    /// The access path of a simple lvalue written as text (`&p->dev.lock`,
+    /// `busdevs_lock`): what an annotation's argument names.
+    fn text_path(&self, t: &str) -> Option<KeyPath> {
+        let t = t.trim().trim_start_matches('&').trim();
+        let t = t.trim_start_matches('(').trim_end_matches(')').trim();
+        let mut parts = t.split("->").flat_map(|p| p.split('.')).map(str::trim);
+        let root = parts.next()?;
+        let ident = |s: &str| {
+            !s.is_empty()
+                && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                && !s.starts_with(|c: char| c.is_ascii_digit())
+        };
+        if !ident(root) {
+            return None;
+        }
+        let mut p = self.ident_path(root);
+        for f in parts {
+            if !ident(f) {
+                return None;
+            }
+            p.fields.push(f.to_string());
+        }
+        Some(p)
+    }
+
     /// Does `api` assert a hold instead of taking it (`lockdep_assert_held`)?
     fn is_assertion(&self, api: &str) -> bool {
         self.rules
@@ -1490,6 +1549,59 @@ impl<'a> FnWalker<'a> {
         });
         (self.sites.len() - 1) as u32
     }
+}
+
+/// The api name of an acquisition site.
+fn site_api(k: &SiteKind) -> &str {
+    match k {
+        SiteKind::Acquire { api, .. } => api,
+        _ => "",
+    }
+}
+
+/// `name(arg)` annotations in a stretch of text, parentheses balanced.
+fn annotations(t: &str) -> Vec<(String, String)> {
+    let b = t.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        if !(b[i].is_ascii_alphabetic() || b[i] == b'_') {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'_') {
+            i += 1;
+        }
+        let name = &t[start..i];
+        let mut j = i;
+        while j < b.len() && b[j].is_ascii_whitespace() {
+            j += 1;
+        }
+        if b.get(j) != Some(&b'(') {
+            continue;
+        }
+        let (mut depth, mut k) = (0usize, j);
+        while k < b.len() {
+            match b[k] {
+                b'(' => depth += 1,
+                b')' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        break;
+                    }
+                }
+                _ => {}
+            }
+            k += 1;
+        }
+        if k >= b.len() {
+            break;
+        }
+        out.push((name.to_string(), t[j + 1..k].to_string()));
+        i = k + 1;
+    }
+    out
 }
 
 /// `DEFINE_MUTEX`, `DECLARE_COMPLETION`, ...: a macro that declares the

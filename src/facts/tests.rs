@@ -436,3 +436,14 @@ fn state_tests_guard_sites_and_writes_are_known_at_calls() {
     assert_eq!(states.len(), 2, "{states:?}");
     assert!(states.iter().all(|t| !t.equal && t.bit.is_some()));
 }
+
+#[test]
+fn must_hold_annotation_is_a_hold_from_the_first_line() {
+    let src = "static void stop_locked(struct cap *cap)\n\t__must_hold(&cap->lock)\n{\n\tcancel_work_sync(&cap->w);\n}\n";
+    let ff = facts(src);
+    let f = func(&ff, "stop_locked");
+    assert_eq!(
+        held_texts(f, site(f, "cancel_work_sync")),
+        vec!["__must_hold(&cap->lock)".to_string()]
+    );
+}
