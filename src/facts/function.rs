@@ -54,6 +54,17 @@ impl State {
         self.known.retain(|t| other.known.contains(t));
     }
 
+    /// Record that the function set or cleared one bit of a flag word:
+    /// it replaces what was known of that bit and of the whole word.
+    fn set_bit_known(&mut self, f: StateTest) {
+        self.known
+            .retain(|k| !(k.same_subject(&f) || k.key == f.key && k.bit.is_none()));
+        self.known.push(f);
+        if self.known.len() > MAX_STATES {
+            self.known.remove(0);
+        }
+    }
+
     /// Record that the function set this state: it replaces what was
     /// known of the same field (and bit).
     fn set_known(&mut self, fact: Option<StateTest>, key: &KeyPath) {
@@ -941,11 +952,7 @@ impl<'a> FnWalker<'a> {
                             value: None,
                             equal: matches!(op, BitOp::Set | BitOp::TestAndSet),
                         };
-                        self.state.known.retain(|k| !k.same_subject(&f));
-                        self.state.known.push(f);
-                        if self.state.known.len() > MAX_STATES {
-                            self.state.known.remove(0);
-                        }
+                        self.state.set_bit_known(f);
                     }
                 }
             }
@@ -1210,17 +1217,9 @@ impl<'a> FnWalker<'a> {
             value,
             equal,
         });
-        match &fact {
+        match fact {
             // A bit write leaves the other bits of the word as they were.
-            Some(f) if f.bit.is_some() => {
-                self.state
-                    .known
-                    .retain(|k| !k.same_subject(f) && !(k.key == key && k.bit.is_none()));
-                self.state.known.push(f.clone());
-                if self.state.known.len() > MAX_STATES {
-                    self.state.known.remove(0);
-                }
-            }
+            Some(f) if f.bit.is_some() => self.state.set_bit_known(f),
             _ => self.state.set_known(fact, &key),
         }
     }
