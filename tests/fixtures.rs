@@ -356,6 +356,7 @@ fixtures! {
     completion_completer_blocked => "completion-completer-blocked",
     must_hold_cancel => "must-hold-cancel",
     must_hold_other_lock => "must-hold-other-lock",
+    state_bit_tested_before_call => "state-bit-tested-before-call",
 }
 
 fn has_c_files(dir: &Path) -> bool {

@@ -513,9 +513,12 @@ type CallArgs<'a> = (
 );
 
 /// The object state a call site's function set before it, resolved.
+/// What the caller tested on the path to it counts too
+/// (`if (!test_bit(FW_RESET, ..)) return; restart(lif);`).
 fn known_states(idx: &Index, s: &Summaries, file: u32, site: &Site) -> Vec<u32> {
     site.known
         .iter()
+        .chain(&site.states)
         .filter_map(|t| s.states.id(idx, file, t))
         .collect()
 }
