@@ -2,10 +2,10 @@
 /*
  * waitcheck fixture "state-bit-tested-before-call": a NIC whose firmware
  * reset path runs only while the interface is marked as resetting, and
- * takes the queue lock and tears the queues down. The teardown cancels the tx-timeout
- * work only when no firmware reset is under way (the ionic shape), and
- * that work takes the queue lock: on the reset path the cancel never
- * runs, so there is no wait under the lock.
+ * takes the queue lock and tears the queues down. The teardown cancels
+ * the tx-timeout work only when no firmware reset is under way (the ionic
+ * shape), and that work takes the queue lock: on the reset path the
+ * cancel never runs, so there is no wait under the lock.
  */
 #include <linux/workqueue.h>
 #include <linux/mutex.h>
