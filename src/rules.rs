@@ -26,6 +26,7 @@ const EMBEDDED: &[(&str, &str)] = &[
     ),
     ("rules/drivers.toml", include_str!("../rules/drivers.toml")),
     ("rules/state.toml", include_str!("../rules/state.toml")),
+    ("rules/timers.toml", include_str!("../rules/timers.toml")),
     ("rules/types.toml", include_str!("../rules/types.toml")),
 ];
 

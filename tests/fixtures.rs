@@ -357,6 +357,8 @@ fixtures! {
     must_hold_cancel => "must-hold-cancel",
     must_hold_other_lock => "must-hold-other-lock",
     state_bit_tested_before_call => "state-bit-tested-before-call",
+    timer_del_sync_under_lock => "timer-del-sync-under-lock",
+    timer_del_sync_after_unlock => "timer-del-sync-after-unlock",
 }
 
 fn has_c_files(dir: &Path) -> bool {
