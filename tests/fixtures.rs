@@ -359,6 +359,8 @@ fixtures! {
     state_bit_tested_before_call => "state-bit-tested-before-call",
     timer_del_sync_under_lock => "timer-del-sync-under-lock",
     timer_del_sync_after_unlock => "timer-del-sync-after-unlock",
+    tasklet_kill_under_lock => "tasklet-kill-under-lock",
+    tasklet_kill_after_unlock => "tasklet-kill-after-unlock",
 }
 
 fn has_c_files(dir: &Path) -> bool {
