@@ -164,7 +164,8 @@ pub struct AcquireRule {
     #[serde(default)]
     pub atomic: bool,
     /// The member of the argument the call really locks, for macros that
-    /// take the object (`hci_dev_lock(d)` is `mutex_lock(&d->lock)`).
+    /// take the object (`hci_dev_lock(d)` is `mutex_lock(&d->lock)`); a
+    /// dotted path names a nested member (`sk_lock.slock`).
     #[serde(default)]
     pub field: Option<String>,
     /// The instance key of an API without an argument (`rtnl_lock()`):

@@ -447,3 +447,17 @@ fn must_hold_annotation_is_a_hold_from_the_first_line() {
         vec!["__must_hold(&cap->lock)".to_string()]
     );
 }
+
+#[test]
+fn bh_lock_sock_is_the_spinlock_not_the_owner_lock() {
+    let src = "void r(struct foo *f)\n{\n\tlock_sock(&f->sk);\n\trelease_sock(&f->sk);\n\tbh_lock_sock(&f->sk);\n\tbh_unlock_sock(&f->sk);\n}\n";
+    let ff = facts(src);
+    let f = func(&ff, "r");
+    let fields = |prefix: &str| match &site(f, prefix).kind {
+        SiteKind::Acquire { key, .. } | SiteKind::Release { key, .. } => key.fields.clone(),
+        k => panic!("not a lock site: {k:?}"),
+    };
+    assert_eq!(fields("lock_sock"), vec!["sk".to_string()]);
+    assert_eq!(fields("bh_lock_sock"), vec!["sk", "sk_lock", "slock"]);
+    assert_eq!(fields("bh_unlock_sock"), fields("bh_lock_sock"));
+}
