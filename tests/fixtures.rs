@@ -361,6 +361,8 @@ fixtures! {
     timer_del_sync_after_unlock => "timer-del-sync-after-unlock",
     tasklet_kill_under_lock => "tasklet-kill-under-lock",
     tasklet_kill_after_unlock => "tasklet-kill-after-unlock",
+    spinlock_wrapper_through_call => "spinlock-wrapper-through-call",
+    spinlock_wrapper_direct => "spinlock-wrapper-direct",
 }
 
 fn has_c_files(dir: &Path) -> bool {

@@ -844,7 +844,12 @@ impl<'a> FnWalker<'a> {
                     return;
                 };
                 let mut key = key.unwrap_or_else(|| named(api, r.key.as_deref(), &r.calls));
-                key.fields.extend(r.field.iter().flat_map(|f| f.split('.')).map(str::to_string));
+                key.fields.extend(
+                    r.field
+                        .iter()
+                        .flat_map(|f| f.split('.'))
+                        .map(str::to_string),
+                );
                 // An assertion is recorded like a trylock that succeeded:
                 // no wait (no acquire effect), held from here on.
                 let kind = SiteKind::Acquire {
@@ -869,7 +874,12 @@ impl<'a> FnWalker<'a> {
                     return;
                 };
                 let mut key = key.unwrap_or_else(|| named(api, r.key.as_deref(), &r.calls));
-                key.fields.extend(r.field.iter().flat_map(|f| f.split('.')).map(str::to_string));
+                key.fields.extend(
+                    r.field
+                        .iter()
+                        .flat_map(|f| f.split('.'))
+                        .map(str::to_string),
+                );
                 self.release(&key);
                 self.push_site(
                     n,

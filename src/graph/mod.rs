@@ -425,7 +425,9 @@ impl WaitGraph {
             let in_work = handled.get(&f).map(Vec::as_slice).unwrap_or_default();
             let file = self.idx.file_of(f);
             let func = self.idx.func(f);
-            let mut active: Vec<(u32, Resource)> = Vec::new();
+            // (call site, lock, a spinning lock: only waits written in this
+            // function count under it, as for a direct spin_lock())
+            let mut active: Vec<(u32, Resource, bool)> = Vec::new();
             for (si, site) in func.sites.iter().enumerate() {
                 if !active.is_empty() {
                     for e in summary::site_effects(&self.idx, &self.sums, f, si as u32, site) {
@@ -436,7 +438,10 @@ impl WaitGraph {
                         if e.unless_in.as_ref().is_some_and(|w| in_work.contains(w)) {
                             continue;
                         }
-                        for (h, r) in &active {
+                        for (h, r, atomic) in &active {
+                            if *atomic && !matches!(e.via, Via::Site(_)) {
+                                continue;
+                            }
                             if !e.released.contains(r) {
                                 found.push((r.clone(), target.clone(), f, *h, e.clone()));
                             }
@@ -445,16 +450,16 @@ impl WaitGraph {
                 }
                 match &site.kind {
                     SiteKind::Call { callee, args, .. } => {
-                        for (r, takes) in self.wrapper_locks(file, callee, args) {
-                            active.retain(|(_, a)| *a != r);
+                        for (r, takes, atomic) in self.wrapper_locks(file, callee, args) {
+                            active.retain(|(_, a, _)| *a != r);
                             if takes {
-                                active.push((si as u32, r));
+                                active.push((si as u32, r, atomic));
                             }
                         }
                     }
                     SiteKind::Release { res, key } => {
                         if let Some(r) = self.idx.resolve(file, *res, key) {
-                            active.retain(|(_, a)| *a != r);
+                            active.retain(|(_, a, _)| *a != r);
                         }
                     }
                     _ => {}
@@ -473,19 +478,20 @@ impl WaitGraph {
     }
 
     /// The locks a call of `callee` leaves held (`true`) or releases
-    /// (`false`) in the caller's terms.
+    /// (`false`) in the caller's terms, and whether each spins (taken with
+    /// an `atomic` API: `tg3_full_lock()` is `spin_lock_bh()`).
     fn wrapper_locks(
         &self,
         file: u32,
         callee: &str,
         args: &[(u32, KeyPath)],
-    ) -> Vec<(Resource, bool)> {
+    ) -> Vec<(Resource, bool, bool)> {
         let mut out = Vec::new();
         for g in self.idx.resolve_call(file, callee) {
             let gfile = self.idx.file_of(g);
             let gf = self.idx.func(g);
             for hi in &gf.returns_holding {
-                let Some(SiteKind::Acquire { res, key, .. }) =
+                let Some(SiteKind::Acquire { res, key, api, .. }) =
                     gf.sites.get(*hi as usize).map(|s| &s.kind)
                 else {
                     continue;
@@ -493,14 +499,14 @@ impl WaitGraph {
                 let k = summary::ekey(&self.idx, gfile, *res, key)
                     .and_then(|k| summary::substitute(&self.idx, file, &k, args));
                 if let Some(EKey::Res(r)) = k {
-                    out.push((r, true));
+                    out.push((r, true, self.atomics.contains(api)));
                 }
             }
             for key in &gf.returns_released {
                 let k = summary::ekey(&self.idx, gfile, ResourceKind::Lock, key)
                     .and_then(|k| summary::substitute(&self.idx, file, &k, args));
                 if let Some(EKey::Res(r)) = k {
-                    out.push((r, false));
+                    out.push((r, false, false));
                 }
             }
         }
@@ -547,8 +553,8 @@ impl WaitGraph {
                 .flat_map(|(i, callee, args)| {
                     self.wrapper_locks(file, callee, args)
                         .into_iter()
-                        .filter(|(_, takes)| !takes)
-                        .map(move |(r, _)| (i, r))
+                        .filter(|(_, takes, _)| !takes)
+                        .map(move |(r, _, _)| (i, r))
                 })
                 .collect();
             for (si, site) in func.sites.iter().enumerate() {
