@@ -258,6 +258,14 @@ pub struct BindRule {
     pub declares: bool,
     #[serde(default)]
     pub initializer: bool,
+    /// What findings call the handler (`timer callback`); default `work
+    /// handler`.
+    #[serde(default)]
+    pub role: Option<String>,
+    /// The call findings name as waiting for it (`del_timer_sync()`);
+    /// default: waiting for the work.
+    #[serde(default)]
+    pub waited_by: Option<String>,
     #[serde(default)]
     pub note: Option<String>,
 }
@@ -564,6 +572,16 @@ impl Rules {
     pub fn bind_resource(&self, api: &str) -> Option<ResourceKind> {
         self.effects(api).iter().find_map(|e| match e {
             Effect::Bind(b) => Some(b.resource),
+            _ => None,
+        })
+    }
+
+    /// What findings call the handler a bind call installs, and the call
+    /// that waits for it (`("timer callback", "del_timer_sync()")`), when
+    /// its rule says.
+    pub fn bind_role(&self, api: &str) -> Option<(String, String)> {
+        self.effects(api).iter().find_map(|e| match e {
+            Effect::Bind(b) => Some((b.role.clone()?, b.waited_by.clone()?)),
             _ => None,
         })
     }

@@ -23,6 +23,21 @@ pub fn findings(g: &WaitGraph) -> Vec<Finding> {
     out
 }
 
+/// What a handler context's entry step says: its role from the bind rule
+/// (`timer callback`, `thread function`), else a work handler's.
+fn role_text(name: &str, ctx: &crate::graph::Context) -> String {
+    match &ctx.role {
+        Some((role, waited_by)) => format!(
+            "{name}() runs as the {role} of {}: {waited_by} waits for it to return",
+            ctx.owner
+        ),
+        None => format!(
+            "{name}() runs as the work handler of {}: waiting for that work waits for it",
+            ctx.owner
+        ),
+    }
+}
+
 /// Priority of an edge's target as the cycle's first, reported wait: the
 /// explicit wait the developer wrote comes first.
 fn priority(r: &Resource) -> u8 {
@@ -186,10 +201,7 @@ fn edge_steps(g: &WaitGraph, edge: usize, w: &Witness, target: &Resource, out: &
                         edge,
                         0,
                     ));
-                    format!(
-                        "{name}() runs as the thread function of {}: kthread_stop() waits for it to return",
-                        ctx.owner
-                    )
+                    role_text(&name, ctx)
                 }
                 CtxKind::Handler => {
                     out.push(step(
@@ -199,10 +211,7 @@ fn edge_steps(g: &WaitGraph, edge: usize, w: &Witness, target: &Resource, out: &
                         edge,
                         0,
                     ));
-                    format!(
-                        "{name}() runs as the work handler of {}: waiting for that work waits for it",
-                        ctx.owner
-                    )
+                    role_text(&name, ctx)
                 }
             };
             out.push(step(loc(g, ctx.entry, pos), Role::Entry, text, edge, 0));

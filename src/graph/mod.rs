@@ -57,6 +57,9 @@ pub struct Context {
     pub owner: String,
     /// For handlers: the work's path, substituted for the handler's parameter.
     pub work_path: Option<KeyPath>,
+    /// For handlers whose bind rule names them: what the handler is
+    /// (`timer callback`) and the call that waits for it.
+    pub role: Option<(String, String)>,
 }
 
 /// What holds the edge's source resource.
@@ -650,12 +653,23 @@ fn contexts(idx: &Index, rules: &Rules) -> Vec<Context> {
                     origin_text: format!(".{field} = {}", st.func),
                     owner: st.var.clone(),
                     work_path: None,
+                    role: None,
                 });
             }
         }
         for b in &file.binds {
             let kind = rules.bind_resource(&b.api).unwrap_or(ResourceKind::Work);
-            handler_contexts(idx, fi, kind, &b.key, &b.handler, b.pos, &b.text, &mut out);
+            let role = rules.bind_role(&b.api);
+            handler_contexts(
+                idx,
+                fi,
+                (kind, role),
+                &b.key,
+                &b.handler,
+                b.pos,
+                &b.text,
+                &mut out,
+            );
         }
     }
     for f in 0..idx.fns.len() as FnId {
@@ -668,7 +682,17 @@ fn contexts(idx: &Index, rules: &Rules) -> Vec<Context> {
             } = &site.kind
             {
                 let kind = rules.bind_resource(api).unwrap_or(ResourceKind::Work);
-                handler_contexts(idx, fi, kind, key, h, site.pos, &site.text, &mut out);
+                let role = rules.bind_role(api);
+                handler_contexts(
+                    idx,
+                    fi,
+                    (kind, role),
+                    key,
+                    h,
+                    site.pos,
+                    &site.text,
+                    &mut out,
+                );
             }
         }
     }
@@ -679,7 +703,7 @@ fn contexts(idx: &Index, rules: &Rules) -> Vec<Context> {
 fn handler_contexts(
     idx: &Index,
     fi: u32,
-    kind: ResourceKind,
+    (kind, role): (ResourceKind, Option<(String, String)>),
     key: &KeyPath,
     handler: &str,
     pos: Pos,
@@ -708,6 +732,7 @@ fn handler_contexts(
             origin_text: text.to_string(),
             owner: work.key.clone(),
             work_path: work_path.clone(),
+            role: role.clone(),
         });
     }
 }
