@@ -363,6 +363,8 @@ fixtures! {
     tasklet_kill_after_unlock => "tasklet-kill-after-unlock",
     spinlock_wrapper_through_call => "spinlock-wrapper-through-call",
     spinlock_wrapper_direct => "spinlock-wrapper-direct",
+    fresh_work_error_path => "fresh-work-error-path",
+    fresh_work_queued_error_path => "fresh-work-queued-error-path",
 }
 
 fn has_c_files(dir: &Path) -> bool {

@@ -6,6 +6,7 @@
 //! (probe, remove, shutdown, work handlers) with their implicit holds, every
 //! wait-for edge `A -> B` with one witness, and the elementary cycles.
 
+pub mod fresh;
 pub mod index;
 pub mod summary;
 
@@ -399,6 +400,9 @@ impl WaitGraph {
                         if !matches!(e.kind, EffKind::Wait(_) | EffKind::Acquire) || e.devres {
                             continue;
                         }
+                        if summary::waits_for_fresh(&self.sums, f, sj as u32, &e) {
+                            continue;
+                        }
                         if let EKey::Res(target) = &e.key {
                             found.push((c.clone(), target.clone(), f, si as u32, e.clone()));
                         }
@@ -435,6 +439,9 @@ impl WaitGraph {
                 if !active.is_empty() {
                     for e in summary::site_effects(&self.idx, &self.sums, f, si as u32, site) {
                         if matches!(e.kind, EffKind::Queue | EffKind::CallsParam(_)) || e.devres {
+                            continue;
+                        }
+                        if summary::waits_for_fresh(&self.sums, f, si as u32, &e) {
                             continue;
                         }
                         let EKey::Res(target) = &e.key else { continue };
@@ -585,6 +592,9 @@ impl WaitGraph {
                 }
                 for e in summary::site_effects(&self.idx, &self.sums, f, si as u32, site) {
                     if matches!(e.kind, EffKind::Queue | EffKind::CallsParam(_)) || e.devres {
+                        continue;
+                    }
+                    if summary::waits_for_fresh(&self.sums, f, si as u32, &e) {
                         continue;
                     }
                     let EKey::Res(target) = &e.key else { continue };

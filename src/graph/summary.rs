@@ -8,6 +8,7 @@ use std::collections::{HashMap, HashSet};
 use petgraph::algo::tarjan_scc;
 use petgraph::graph::{DiGraph, NodeIndex};
 
+use super::fresh::Fresh;
 use super::index::{FnId, Index, Resource};
 use crate::facts::model::{FnValue, KeyPath, ParamTest, Root, Site, SiteKind, StateTest, Target};
 use crate::rules::{ResourceKind, WaitMode};
@@ -242,6 +243,8 @@ pub struct Summaries {
     pub signalled: HashSet<Resource>,
     /// The object-state guards effects refer to.
     pub states: StateTable,
+    /// Work items a call just set up and nothing queued yet.
+    pub fresh: Fresh,
 }
 
 /// Every completion class with a `complete()` site in the tree.
@@ -277,11 +280,21 @@ pub fn compute(idx: &Index, entries: &[FnId]) -> Summaries {
         signalled: signalled(idx),
         slots,
         states: StateTable::build(idx),
+        fresh: Fresh::new(idx.fns.len()),
     };
     for scc in tarjan_scc(&graph) {
         let members: Vec<FnId> = scc.iter().map(|n| graph[*n]).collect();
         let recursive = members.len() > 1 || graph.contains_edge(scc[0], scc[0]);
         let rounds = if recursive { MAX_ROUNDS } else { 1 };
+        for _ in 0..rounds {
+            let mut changed = false;
+            for &f in &members {
+                changed |= s.fresh.update(idx, &s.slots, f);
+            }
+            if !changed {
+                break;
+            }
+        }
         for _ in 0..rounds {
             let mut changed = false;
             for &f in &members {
@@ -318,6 +331,9 @@ fn extend_summary(idx: &Index, s: &mut Summaries, f: FnId) -> bool {
             if !has_holder_model(&e.key, &s.signalled) {
                 continue;
             }
+            if waits_for_fresh(s, f, si as u32, &e) {
+                continue;
+            }
             if let Some(&i) = seen.get(&e.dedup_key()) {
                 let old = &mut s.effs[fu][i];
                 if !old.states.is_empty() {
@@ -336,6 +352,14 @@ fn extend_summary(idx: &Index, s: &mut Summaries, f: FnId) -> bool {
         }
     }
     changed
+}
+
+/// A wait (not a devres one, which runs later) for a work item a call of
+/// `f` just set up and nothing queued: it does not wait.
+pub fn waits_for_fresh(s: &Summaries, f: FnId, si: u32, e: &Eff) -> bool {
+    matches!(e.kind, EffKind::Wait(_))
+        && !e.devres
+        && matches!(&e.key, EKey::Res(w) if s.fresh.is_fresh(f, si, w))
 }
 
 /// Waits on resources whose holder the model cannot name (a completion no

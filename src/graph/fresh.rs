@@ -1,0 +1,112 @@
+//! Fresh objects: a work item (or timer, tasklet) that a callee has just
+//! initialised and nothing has queued since cannot be pending or running,
+//! so waiting for it does not wait.
+//!
+//! In: the index and the pointer slots. Out: per function, the first site
+//! where a call leads to the binding (`INIT_WORK`, `timer_setup`) of each
+//! work class, and the first site where one leads to queueing it. The
+//! summaries and edge passes ask `is_fresh()` before they count a wait:
+//! the error path of an allocation (`ctx = alloc_ctx(); ...; err:
+//! destroy_ctx(ctx)`, which cancel-syncs the work `alloc_ctx()` set up)
+//! waits for nothing.
+//!
+//! Only initialisations through a call count: a probe that `INIT_WORK`s
+//! its work itself has usually published it (an IRQ handler, a devres
+//! action) before its error path cancels it.
+
+use super::index::{FnId, Index, Resource};
+use crate::facts::model::{SiteKind, Target};
+use crate::rules::ResourceKind;
+use std::collections::HashMap;
+
+/// Entries kept per function and list (the first ones, by site).
+const MAX_ENTRIES: usize = 32;
+
+#[derive(Default)]
+pub struct Fresh {
+    /// (work, first site, the binding is written at that site itself)
+    inits: Vec<Vec<(Resource, u32, bool)>>,
+    /// (work, first site that may queue it)
+    queues: Vec<Vec<(Resource, u32)>>,
+}
+
+impl Fresh {
+    pub fn new(n: usize) -> Fresh {
+        Fresh {
+            inits: vec![Vec::new(); n],
+            queues: vec![Vec::new(); n],
+        }
+    }
+
+    /// Recompute `f`'s lists from its sites and its callees' lists; true
+    /// if they changed (for recursive components).
+    pub fn update(
+        &mut self,
+        idx: &Index,
+        slots: &HashMap<(String, Option<u32>), Vec<FnId>>,
+        f: FnId,
+    ) -> bool {
+        let file = idx.file_of(f);
+        let mut inits: Vec<(Resource, u32, bool)> = Vec::new();
+        let mut queues: Vec<(Resource, u32)> = Vec::new();
+        let add_init = |v: &mut Vec<(Resource, u32, bool)>, r: Resource, si: u32, direct: bool| {
+            if v.len() < MAX_ENTRIES && !v.iter().any(|(x, _, _)| *x == r) {
+                v.push((r, si, direct));
+            }
+        };
+        let add_queue = |v: &mut Vec<(Resource, u32)>, r: Resource, si: u32| {
+            if v.len() < MAX_ENTRIES && !v.iter().any(|(x, _)| *x == r) {
+                v.push((r, si));
+            }
+        };
+        for (si, site) in idx.func(f).sites.iter().enumerate() {
+            let si = si as u32;
+            let callees = match &site.kind {
+                SiteKind::Bind { key, .. } => {
+                    if let Some(r) = idx.resolve(file, ResourceKind::Work, key) {
+                        add_init(&mut inits, r, si, true);
+                    }
+                    continue;
+                }
+                SiteKind::Queue { key, .. } => {
+                    if let Some(r) = idx.resolve(file, ResourceKind::Work, key) {
+                        add_queue(&mut queues, r, si);
+                    }
+                    continue;
+                }
+                SiteKind::Call { callee, .. } => idx.resolve_call(file, callee),
+                SiteKind::Indirect {
+                    target: Target::Path(p),
+                    ..
+                } => super::summary::slot_targets(idx, slots, file, p),
+                _ => continue,
+            };
+            for g in callees {
+                for (r, _, _) in &self.inits[g as usize] {
+                    add_init(&mut inits, r.clone(), si, false);
+                }
+                for (r, _) in &self.queues[g as usize] {
+                    add_queue(&mut queues, r.clone(), si);
+                }
+            }
+        }
+        let fu = f as usize;
+        let changed = inits != self.inits[fu] || queues != self.queues[fu];
+        self.inits[fu] = inits;
+        self.queues[fu] = queues;
+        changed
+    }
+
+    /// Is `w` fresh at site `si` of `f`: set up by a call at an earlier
+    /// site, and not queued anywhere in `f` before `si`?
+    pub fn is_fresh(&self, f: FnId, si: u32, w: &Resource) -> bool {
+        if w.kind != ResourceKind::Work {
+            return false;
+        }
+        let fu = f as usize;
+        let inited = self.inits[fu]
+            .iter()
+            .any(|(r, at, direct)| r == w && !*direct && *at < si);
+        inited && !self.queues[fu].iter().any(|(r, at)| r == w && *at < si)
+    }
+}
