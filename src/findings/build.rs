@@ -81,11 +81,15 @@ fn finding(g: &WaitGraph, cycle: &[Resource]) -> Option<Finding> {
     let mut names: Vec<String> = cyc.iter().map(Resource::name).collect();
     names.push(names[0].clone());
     let condition = condition(g, &witnesses, &cyc, &mut steps);
+    // Object state is tested everywhere (`if (w->stopping)`): saying which
+    // state the wait needs helps the reader, but it does not make the
+    // cycle a corner case the way an error path or a parameter does.
     let severity = if condition.is_some() {
         Severity::Warning
     } else {
         Severity::Error
     };
+    let condition = condition.or_else(|| witnesses.iter().find_map(|w| state_condition(g, w)));
     let message = message(g, kind, &cyc, &steps);
     let fingerprint = fingerprint(kind, &names, &steps);
     Some(Finding {
@@ -600,6 +604,33 @@ fn guard_condition(g: &WaitGraph, w: &Witness) -> Option<String> {
         "only when {} in {}(): the wait is under that test",
         tests.join(" and "),
         func.name
+    ))
+}
+
+/// `only when IONIC_LIF_F_FW_RESET is clear in ionic_lif::state`: the
+/// wait is under tests of object state that no caller on the way decides.
+fn state_condition(g: &WaitGraph, w: &Witness) -> Option<String> {
+    let e = w.eff.as_ref()?;
+    let tests: Vec<String> = e
+        .states
+        .iter()
+        .filter_map(|id| g.sums.states.guards.get(*id as usize))
+        .map(|t| match (&t.bit, &t.value, t.equal) {
+            (Some(b), _, true) => format!("{b} is set in {}", t.key),
+            (Some(b), _, false) => format!("{b} is clear in {}", t.key),
+            (None, None, true) => format!("{} is set", t.key),
+            (None, None, false) => format!("{} is not set", t.key),
+            (None, Some(v), true) => format!("{} == {v}", t.key),
+            (None, Some(v), false) => format!("{} != {v}", t.key),
+        })
+        .collect();
+    if tests.is_empty() {
+        return None;
+    }
+    Some(format!(
+        "only when {}: the wait is under {}",
+        tests.join(" and "),
+        if tests.len() == 1 { "that test" } else { "those tests" }
     ))
 }
 
