@@ -630,7 +630,11 @@ fn state_condition(g: &WaitGraph, w: &Witness) -> Option<String> {
     Some(format!(
         "only when {}: the wait is under {}",
         tests.join(" and "),
-        if tests.len() == 1 { "that test" } else { "those tests" }
+        if tests.len() == 1 {
+            "that test"
+        } else {
+            "those tests"
+        }
     ))
 }
 

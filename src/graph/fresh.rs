@@ -24,10 +24,12 @@ const MAX_ENTRIES: usize = 32;
 
 #[derive(Default)]
 pub struct Fresh {
-    /// (work, first site, the binding is written at that site itself)
-    inits: Vec<Vec<(Resource, u32, bool)>>,
-    /// (work, first site that may queue it)
-    queues: Vec<Vec<(Resource, u32)>>,
+    /// (work number, first site, the binding is written at that site itself)
+    inits: Vec<Vec<(u32, u32, bool)>>,
+    /// (work number, first site that may queue it)
+    queues: Vec<Vec<(u32, u32)>>,
+    /// Work classes, numbered.
+    ids: HashMap<Resource, u32>,
 }
 
 impl Fresh {
@@ -35,6 +37,7 @@ impl Fresh {
         Fresh {
             inits: vec![Vec::new(); n],
             queues: vec![Vec::new(); n],
+            ids: HashMap::new(),
         }
     }
 
@@ -47,14 +50,14 @@ impl Fresh {
         f: FnId,
     ) -> bool {
         let file = idx.file_of(f);
-        let mut inits: Vec<(Resource, u32, bool)> = Vec::new();
-        let mut queues: Vec<(Resource, u32)> = Vec::new();
-        let add_init = |v: &mut Vec<(Resource, u32, bool)>, r: Resource, si: u32, direct: bool| {
+        let mut inits: Vec<(u32, u32, bool)> = Vec::new();
+        let mut queues: Vec<(u32, u32)> = Vec::new();
+        let add_init = |v: &mut Vec<(u32, u32, bool)>, r: u32, si: u32, direct: bool| {
             if v.len() < MAX_ENTRIES && !v.iter().any(|(x, _, _)| *x == r) {
                 v.push((r, si, direct));
             }
         };
-        let add_queue = |v: &mut Vec<(Resource, u32)>, r: Resource, si: u32| {
+        let add_queue = |v: &mut Vec<(u32, u32)>, r: u32, si: u32| {
             if v.len() < MAX_ENTRIES && !v.iter().any(|(x, _)| *x == r) {
                 v.push((r, si));
             }
@@ -64,13 +67,13 @@ impl Fresh {
             let callees = match &site.kind {
                 SiteKind::Bind { key, .. } => {
                     if let Some(r) = idx.resolve(file, ResourceKind::Work, key) {
-                        add_init(&mut inits, r, si, true);
+                        add_init(&mut inits, self.id(r), si, true);
                     }
                     continue;
                 }
                 SiteKind::Queue { key, .. } => {
                     if let Some(r) = idx.resolve(file, ResourceKind::Work, key) {
-                        add_queue(&mut queues, r, si);
+                        add_queue(&mut queues, self.id(r), si);
                     }
                     continue;
                 }
@@ -83,18 +86,37 @@ impl Fresh {
             };
             for g in callees {
                 for (r, _, _) in &self.inits[g as usize] {
-                    add_init(&mut inits, r.clone(), si, false);
+                    add_init(&mut inits, *r, si, false);
                 }
                 for (r, _) in &self.queues[g as usize] {
-                    add_queue(&mut queues, r.clone(), si);
+                    add_queue(&mut queues, *r, si);
                 }
             }
         }
         let fu = f as usize;
+        if std::env::var_os("WAITCHECK_DEBUG_FRESH")
+            .is_some_and(|n| n.to_str() == Some(idx.func(f).name.as_str()))
+        {
+            let name = |i: &u32| {
+                self.ids
+                    .iter()
+                    .find(|(_, v)| *v == i)
+                    .map(|(r, _)| r.name())
+                    .unwrap_or_default()
+            };
+            let i: Vec<_> = inits.iter().map(|(r, s, d)| (name(r), *s, *d)).collect();
+            let q: Vec<_> = queues.iter().map(|(r, s)| (name(r), *s)).collect();
+            eprintln!("fresh {}: inits {i:?} queues {q:?}", idx.func(f).name);
+        }
         let changed = inits != self.inits[fu] || queues != self.queues[fu];
         self.inits[fu] = inits;
         self.queues[fu] = queues;
         changed
+    }
+
+    fn id(&mut self, r: Resource) -> u32 {
+        let n = self.ids.len() as u32;
+        *self.ids.entry(r).or_insert(n)
     }
 
     /// Is `w` fresh at site `si` of `f`: set up by a call at an earlier
@@ -103,6 +125,9 @@ impl Fresh {
         if w.kind != ResourceKind::Work {
             return false;
         }
+        let Some(w) = self.ids.get(w) else {
+            return false;
+        };
         let fu = f as usize;
         let inited = self.inits[fu]
             .iter()
