@@ -30,6 +30,8 @@ pub struct Fresh {
     queues: Vec<Vec<(u32, u32)>>,
     /// Work classes, numbered.
     ids: HashMap<Resource, u32>,
+    /// By number: the struct the work is a member of (None for a global).
+    containers: Vec<Option<String>>,
 }
 
 impl Fresh {
@@ -38,6 +40,7 @@ impl Fresh {
             inits: vec![Vec::new(); n],
             queues: vec![Vec::new(); n],
             ids: HashMap::new(),
+            containers: Vec::new(),
         }
     }
 
@@ -64,7 +67,7 @@ impl Fresh {
         };
         for (si, site) in idx.func(f).sites.iter().enumerate() {
             let si = si as u32;
-            let callees = match &site.kind {
+            let (callees, args) = match &site.kind {
                 SiteKind::Bind { key, .. } => {
                     if let Some(r) = idx.resolve(file, ResourceKind::Work, key) {
                         add_init(&mut inits, self.id(r), si, true);
@@ -77,19 +80,32 @@ impl Fresh {
                     }
                     continue;
                 }
-                SiteKind::Call { callee, .. } => idx.resolve_call(file, callee),
+                SiteKind::Call { callee, args, .. } => (idx.resolve_call(file, callee), args),
                 SiteKind::Indirect {
                     target: Target::Path(p),
+                    args,
                     ..
-                } => super::summary::slot_targets(idx, slots, file, p),
+                } => (super::summary::slot_targets(idx, slots, file, p), args),
                 _ => continue,
             };
+            // The classes of what the call is handed: a callee can only
+            // queue the work of an object it can reach (or a global work).
+            let handed: Vec<String> = args
+                .iter()
+                .filter_map(|(_, p)| idx.slot(file, p).map(|(k, _)| k))
+                .collect();
             for g in callees {
-                for (r, _, _) in &self.inits[g as usize] {
-                    add_init(&mut inits, *r, si, false);
+                // The allocator's own bindings only: what it calls in turn
+                // (the page allocator, reclaim) sets up other objects.
+                for (r, _, direct) in &self.inits[g as usize] {
+                    if *direct {
+                        add_init(&mut inits, *r, si, false);
+                    }
                 }
                 for (r, _) in &self.queues[g as usize] {
-                    add_queue(&mut queues, *r, si);
+                    if self.reachable(*r, &handed) {
+                        add_queue(&mut queues, *r, si);
+                    }
                 }
             }
         }
@@ -114,9 +130,23 @@ impl Fresh {
         changed
     }
 
+    /// Can a call handed objects of these classes queue work `r`?
+    fn reachable(&self, r: u32, handed: &[String]) -> bool {
+        match self.containers.get(r as usize) {
+            Some(Some(container)) => handed.iter().any(|h| h == container),
+            _ => true,
+        }
+    }
+
     fn id(&mut self, r: Resource) -> u32 {
+        if let Some(i) = self.ids.get(&r) {
+            return *i;
+        }
         let n = self.ids.len() as u32;
-        *self.ids.entry(r).or_insert(n)
+        let container = r.key.split_once("::").map(|(c, _)| c.to_string());
+        self.containers.push(container);
+        self.ids.insert(r, n);
+        n
     }
 
     /// Is `w` fresh at site `si` of `f`: set up by a call at an earlier
