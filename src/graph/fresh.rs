@@ -32,6 +32,8 @@ pub struct Fresh {
     ids: HashMap<Resource, u32>,
     /// By number: the struct the work is a member of (None for a global).
     containers: Vec<Option<String>>,
+    /// (handed class, container) -> does the first embed the second.
+    embeds: HashMap<(String, String), bool>,
 }
 
 impl Fresh {
@@ -41,6 +43,7 @@ impl Fresh {
             queues: vec![Vec::new(); n],
             ids: HashMap::new(),
             containers: Vec::new(),
+            embeds: HashMap::new(),
         }
     }
 
@@ -90,10 +93,16 @@ impl Fresh {
             };
             // The classes of what the call is handed: a callee can only
             // queue the work of an object it can reach (or a global work).
-            let handed: Vec<String> = args
-                .iter()
-                .filter_map(|(_, p)| idx.slot(file, p).map(|(k, _)| k))
-                .collect();
+            let mut handed: Vec<String> = Vec::new();
+            for (_, p) in args {
+                if let Some((k, _)) = idx.slot(file, p) {
+                    // `&rnp->rew` hands the rcu_node too.
+                    if let Some((root, _)) = k.split_once("::") {
+                        handed.push(root.to_string());
+                    }
+                    handed.push(k);
+                }
+            }
             for g in callees {
                 // The allocator's own bindings only: what it calls in turn
                 // (the page allocator, reclaim) sets up other objects.
@@ -102,9 +111,10 @@ impl Fresh {
                         add_init(&mut inits, *r, si, false);
                     }
                 }
-                for (r, _) in &self.queues[g as usize] {
-                    if self.reachable(*r, &handed) {
-                        add_queue(&mut queues, *r, si);
+                let callee_queues = self.queues[g as usize].clone();
+                for (r, _) in callee_queues {
+                    if self.reachable(idx, r, &handed) {
+                        add_queue(&mut queues, r, si);
                     }
                 }
             }
@@ -130,12 +140,21 @@ impl Fresh {
         changed
     }
 
-    /// Can a call handed objects of these classes queue work `r`?
-    fn reachable(&self, r: u32, handed: &[String]) -> bool {
-        match self.containers.get(r as usize) {
-            Some(Some(container)) => handed.iter().any(|h| h == container),
-            _ => true,
-        }
+    /// Can a call handed objects of these classes queue work `r`: is the
+    /// work's struct one of them, or embedded in (or pointed to by) one?
+    fn reachable(&mut self, idx: &Index, r: u32, handed: &[String]) -> bool {
+        let Some(Some(container)) = self.containers.get(r as usize).cloned() else {
+            return true;
+        };
+        handed.iter().any(|h| {
+            let k = (h.clone(), container.clone());
+            if let Some(v) = self.embeds.get(&k) {
+                return *v;
+            }
+            let v = idx.contains_struct(h, &container, 3);
+            self.embeds.insert(k, v);
+            v
+        })
     }
 
     fn id(&mut self, r: Resource) -> u32 {

@@ -180,6 +180,24 @@ impl Index {
             .map(|(_, t)| self.canonical(t))
     }
 
+    /// Does a `struct outer` embed a `struct inner` (directly, or in a
+    /// member of a member, up to `depth` levels)? Pointers count as
+    /// embedding: through them the object is reachable too.
+    pub fn contains_struct(&self, outer: &str, inner: &str, depth: usize) -> bool {
+        let (outer, inner) = (self.canonical(outer), self.canonical(inner));
+        if outer == inner {
+            return true;
+        }
+        if depth == 0 {
+            return false;
+        }
+        self.structs.get(outer).is_some_and(|fields| {
+            fields
+                .iter()
+                .any(|(_, t)| self.contains_struct(t, inner, depth - 1))
+        })
+    }
+
     fn global_type(&self, file: u32, name: &str) -> Option<(&str, bool)> {
         if let Some(t) = self.statics.get(&(file, name.to_string())) {
             return Some((t, true));
