@@ -26,8 +26,9 @@ const MAX_ENTRIES: usize = 32;
 pub struct Fresh {
     /// (work number, first site, the binding is written at that site itself)
     inits: Vec<Vec<(u32, u32, bool)>>,
-    /// (work number, first site that may queue it)
-    queues: Vec<Vec<(u32, u32)>>,
+    /// (work number, first site that may queue it, queued at that site
+    /// itself)
+    queues: Vec<Vec<(u32, u32, bool)>>,
     /// Work classes, numbered.
     ids: HashMap<Resource, u32>,
     /// By number: the struct the work is a member of (None for a global).
@@ -57,15 +58,15 @@ impl Fresh {
     ) -> bool {
         let file = idx.file_of(f);
         let mut inits: Vec<(u32, u32, bool)> = Vec::new();
-        let mut queues: Vec<(u32, u32)> = Vec::new();
+        let mut queues: Vec<(u32, u32, bool)> = Vec::new();
         let add_init = |v: &mut Vec<(u32, u32, bool)>, r: u32, si: u32, direct: bool| {
             if v.len() < MAX_ENTRIES && !v.iter().any(|(x, _, _)| *x == r) {
                 v.push((r, si, direct));
             }
         };
-        let add_queue = |v: &mut Vec<(u32, u32)>, r: u32, si: u32| {
-            if v.len() < MAX_ENTRIES && !v.iter().any(|(x, _)| *x == r) {
-                v.push((r, si));
+        let add_queue = |v: &mut Vec<(u32, u32, bool)>, r: u32, si: u32, direct: bool| {
+            if v.len() < MAX_ENTRIES && !v.iter().any(|(x, _, _)| *x == r) {
+                v.push((r, si, direct));
             }
         };
         for (si, site) in idx.func(f).sites.iter().enumerate() {
@@ -79,7 +80,7 @@ impl Fresh {
                 }
                 SiteKind::Queue { key, .. } => {
                     if let Some(r) = idx.resolve(file, ResourceKind::Work, key) {
-                        add_queue(&mut queues, self.id(r), si);
+                        add_queue(&mut queues, self.id(r), si, true);
                     }
                     continue;
                 }
@@ -111,10 +112,12 @@ impl Fresh {
                         add_init(&mut inits, *r, si, false);
                     }
                 }
+                // A queue written in the callee itself always counts; one
+                // deeper only if the call hands over what reaches the work.
                 let callee_queues = self.queues[g as usize].clone();
-                for (r, _) in callee_queues {
-                    if self.reachable(idx, r, &handed) {
-                        add_queue(&mut queues, r, si);
+                for (r, _, direct) in callee_queues {
+                    if direct || self.reachable(idx, r, &handed) {
+                        add_queue(&mut queues, r, si, false);
                     }
                 }
             }
@@ -131,7 +134,7 @@ impl Fresh {
                     .unwrap_or_default()
             };
             let i: Vec<_> = inits.iter().map(|(r, s, d)| (name(r), *s, *d)).collect();
-            let q: Vec<_> = queues.iter().map(|(r, s)| (name(r), *s)).collect();
+            let q: Vec<_> = queues.iter().map(|(r, s, _)| (name(r), *s)).collect();
             eprintln!("fresh {}: inits {i:?} queues {q:?}", idx.func(f).name);
         }
         let changed = inits != self.inits[fu] || queues != self.queues[fu];
@@ -181,6 +184,6 @@ impl Fresh {
         let inited = self.inits[fu]
             .iter()
             .any(|(r, at, direct)| r == w && !*direct && *at < si);
-        inited && !self.queues[fu].iter().any(|(r, at)| r == w && *at < si)
+        inited && !self.queues[fu].iter().any(|(r, at, _)| r == w && *at < si)
     }
 }
