@@ -35,6 +35,9 @@ pub struct Fresh {
     containers: Vec<Option<String>>,
     /// (handed class, container) -> does the first embed the second.
     embeds: HashMap<(String, String), bool>,
+    /// Per function: the first site after which its queue list was full
+    /// (anything may have been queued from there on).
+    full_at: Vec<Option<u32>>,
 }
 
 impl Fresh {
@@ -45,6 +48,7 @@ impl Fresh {
             ids: HashMap::new(),
             containers: Vec::new(),
             embeds: HashMap::new(),
+            full_at: vec![None; n],
         }
     }
 
@@ -64,23 +68,38 @@ impl Fresh {
                 v.push((r, si, direct));
             }
         };
-        let add_queue = |v: &mut Vec<(u32, u32, bool)>, r: u32, si: u32, direct: bool| {
-            if v.len() < MAX_ENTRIES && !v.iter().any(|(x, _, _)| *x == r) {
+        let mut full_at: Option<u32> = None;
+        let add_queue = |(v, full): (&mut Vec<(u32, u32, bool)>, &mut Option<u32>),
+                         r: u32,
+                         si: u32,
+                         direct: bool| {
+            if v.iter().any(|(x, _, _)| *x == r) {
+                return;
+            }
+            if v.len() < MAX_ENTRIES {
                 v.push((r, si, direct));
+            } else if full.is_none() {
+                *full = Some(si);
             }
         };
         for (si, site) in idx.func(f).sites.iter().enumerate() {
             let si = si as u32;
             let (callees, args) = match &site.kind {
+                // Global works (`DECLARE_WORK`) are never an allocator's
+                // fresh object; leaving them out keeps the lists short.
                 SiteKind::Bind { key, .. } => {
                     if let Some(r) = idx.resolve(file, ResourceKind::Work, key) {
-                        add_init(&mut inits, self.id(r), si, true);
+                        if r.key.contains("::") {
+                            add_init(&mut inits, self.id(r), si, true);
+                        }
                     }
                     continue;
                 }
                 SiteKind::Queue { key, .. } => {
                     if let Some(r) = idx.resolve(file, ResourceKind::Work, key) {
-                        add_queue(&mut queues, self.id(r), si, true);
+                        if r.key.contains("::") {
+                            add_queue((&mut queues, &mut full_at), self.id(r), si, true);
+                        }
                     }
                     continue;
                 }
@@ -105,6 +124,9 @@ impl Fresh {
                 }
             }
             for g in callees {
+                if self.full_at[g as usize].is_some() && full_at.is_none() {
+                    full_at = Some(si);
+                }
                 // The allocator's own bindings only: what it calls in turn
                 // (the page allocator, reclaim) sets up other objects.
                 for (r, _, direct) in &self.inits[g as usize] {
@@ -117,7 +139,7 @@ impl Fresh {
                 let callee_queues = self.queues[g as usize].clone();
                 for (r, _, direct) in callee_queues {
                     if direct || self.reachable(idx, r, &handed) {
-                        add_queue(&mut queues, r, si, false);
+                        add_queue((&mut queues, &mut full_at), r, si, false);
                     }
                 }
             }
@@ -137,9 +159,11 @@ impl Fresh {
             let q: Vec<_> = queues.iter().map(|(r, s, _)| (name(r), *s)).collect();
             eprintln!("fresh {}: inits {i:?} queues {q:?}", idx.func(f).name);
         }
-        let changed = inits != self.inits[fu] || queues != self.queues[fu];
+        let changed =
+            inits != self.inits[fu] || queues != self.queues[fu] || full_at != self.full_at[fu];
         self.inits[fu] = inits;
         self.queues[fu] = queues;
+        self.full_at[fu] = full_at;
         changed
     }
 
@@ -184,6 +208,8 @@ impl Fresh {
         let inited = self.inits[fu]
             .iter()
             .any(|(r, at, direct)| r == w && !*direct && *at < si);
-        inited && !self.queues[fu].iter().any(|(r, at, _)| r == w && *at < si)
+        inited
+            && !self.queues[fu].iter().any(|(r, at, _)| r == w && *at < si)
+            && self.full_at[fu].is_none_or(|at| at >= si)
     }
 }
