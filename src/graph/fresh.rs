@@ -210,6 +210,6 @@ impl Fresh {
             .any(|(r, at, direct)| r == w && !*direct && *at < si);
         inited
             && !self.queues[fu].iter().any(|(r, at, _)| r == w && *at < si)
-            && self.full_at[fu].is_none_or(|at| at >= si)
+            && !self.full_at[fu].is_some_and(|at| at < si)
     }
 }

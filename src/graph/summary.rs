@@ -499,7 +499,7 @@ pub fn site_effects(idx: &Index, s: &Summaries, f: FnId, si: u32, site: &Site) -
         {
             for t in &states {
                 if !e.states.contains(t) {
-                    e.states.push(t.clone());
+                    e.states.push(*t);
                 }
             }
             if e.states.len() > MAX_STATE_GUARDS {
