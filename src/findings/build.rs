@@ -567,12 +567,12 @@ fn condition(
 /// caller we saw decides them.
 fn guard_condition(g: &WaitGraph, w: &Witness) -> Option<String> {
     let e = w.eff.as_ref()?;
-    if e.guards.is_empty() {
+    if e.guards().is_empty() {
         return None;
     }
     let func = g.idx.func(w.at);
     let tests: Vec<String> = e
-        .guards
+        .guards()
         .iter()
         .map(|t| {
             let name = func
@@ -613,7 +613,7 @@ fn devres_condition(
     let mut trig = Vec::new();
     chain(g, w.at, q.via, edge, 0, q, &mut trig);
     let first = trig.first().map(|s| format!("{}:{}", s.at.path, s.at.line));
-    let qname = target.key.clone();
+    let qname = target.key.to_string();
     // Show the trigger before the devres action runs: after the probe's entry
     // step and the registration, ahead of the action's entry.
     let insert_at = steps
@@ -636,7 +636,7 @@ fn message(g: &WaitGraph, kind: &str, cyc: &[Resource], steps: &[Step]) -> Strin
     let handler = work
         .and_then(|w| handlers(g, w))
         .unwrap_or_else(|| "its handler".into());
-    let work_name = work.map(|w| w.key.clone()).unwrap_or_default();
+    let work_name = work.map(|w| w.key.to_string()).unwrap_or_default();
     let lock = cyc
         .iter()
         .find(|r| matches!(r.kind, ResourceKind::Lock | ResourceKind::DeviceLock))

@@ -14,7 +14,8 @@ pub type FnId = u32;
 pub struct Resource {
     pub kind: ResourceKind,
     /// The class key (`foo_priv::mtx`, `dax_hmem_work`); empty for `probe`.
-    pub key: String,
+    /// Interned (`super::intern`): one copy per distinct key.
+    pub key: &'static str,
     /// For a file-static global, the file that owns it (same name in two
     /// files is two objects).
     pub file: Option<u32>,
@@ -34,7 +35,7 @@ impl Resource {
     pub fn probe() -> Resource {
         Resource {
             kind: ResourceKind::Probe,
-            key: String::new(),
+            key: "",
             file: None,
             dir: None,
             bound: false,
@@ -202,7 +203,7 @@ impl Index {
             .flatten();
         Some(Resource {
             kind,
-            key,
+            key: super::intern::intern(&key),
             file: scope,
             dir,
             bound: false,
@@ -211,7 +212,7 @@ impl Index {
 
     /// The class key of a function-pointer slot (`foo_ops::reset`, or a
     /// global pointer variable).
-    pub fn slot(&self, file: u32, path: &KeyPath) -> Option<(String, Option<u32>)> {
+    pub fn slot(&self, file: u32, path: &KeyPath) -> Option<(&'static str, Option<u32>)> {
         self.resolve(file, ResourceKind::Lock, path)
             .map(|r| (r.key, r.file))
     }
@@ -361,7 +362,7 @@ mod tests {
             ResourceKind::Lock,
             &kp(Root::Type("mlx_dev_t".into()), &["cache", "rb_lock"]),
         );
-        assert_eq!(a.map(|r| r.key), Some("mlx_cache::rb_lock".to_string()));
+        assert_eq!(a.map(|r| r.key), Some("mlx_cache::rb_lock"));
     }
 
     #[test]
@@ -378,7 +379,7 @@ mod tests {
             &kp(Root::Type("ent".into()), &["dwork", "work"]),
         );
         assert_eq!(a, b);
-        assert_eq!(a.map(|r| r.key), Some("ent::dwork".to_string()));
+        assert_eq!(a.map(|r| r.key), Some("ent::dwork"));
     }
 
     #[test]
@@ -410,6 +411,6 @@ mod tests {
             ResourceKind::Lock,
             &kp(Root::Type("other".into()), &["a", "lock"]),
         );
-        assert_eq!(r.map(|r| r.key), Some("other::a.lock".to_string()));
+        assert_eq!(r.map(|r| r.key), Some("other::a.lock"));
     }
 }

@@ -7,7 +7,9 @@
 //! wait-for edge `A -> B` with one witness, and the elementary cycles.
 
 pub mod index;
+pub mod intern;
 pub mod summary;
+pub mod timing;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 
@@ -97,14 +99,19 @@ pub struct WaitGraph {
     pub edges: BTreeMap<(Resource, Resource), Witness>,
     /// Each cycle as its resources in order (first not repeated).
     pub cycles: Vec<Vec<Resource>>,
+    /// Time and memory per stage of the build (`--stats`).
+    pub stages: timing::Stages,
 }
 
 impl WaitGraph {
     pub fn build(files: Vec<FileFacts>, rules: &Rules) -> WaitGraph {
+        let mut stages = timing::Stages::default();
         let idx = Index::new(files, &rules.types);
+        stages.mark("index");
         let contexts = contexts(&idx, rules);
+        stages.mark("contexts");
         let entries: Vec<FnId> = contexts.iter().map(|c| c.entry).collect();
-        let sums = summary::compute(&idx, &entries);
+        let sums = summary::compute(&idx, &entries, &mut stages);
         let mut g = WaitGraph {
             idx,
             asserts: rules.asserting_calls(),
@@ -113,12 +120,18 @@ impl WaitGraph {
             contexts,
             edges: BTreeMap::new(),
             cycles: Vec::new(),
+            stages,
         };
         g.context_edges();
+        g.stages.mark("context-edges");
         g.site_edges();
+        g.stages.mark("site-edges");
         g.queue_edges();
+        g.stages.mark("queue-edges");
         g.signal_edges();
+        g.stages.mark("signal-edges");
         g.wrapper_edges();
+        g.stages.mark("wrapper-edges");
         if std::env::var_os("WAITCHECK_DUMP_EDGES").is_some() {
             // A developer's view of the graph: every edge and where it was
             // seen, on stderr (see ARCHITECTURE.md, "Debugging a miss").
@@ -134,6 +147,7 @@ impl WaitGraph {
         let mut found = cycles(&g.edges);
         found.retain(|c| !g.completer_holds(c));
         g.cycles = found;
+        g.stages.mark("cycles");
         g
     }
 
@@ -289,24 +303,16 @@ impl WaitGraph {
                 let target = match (&e.key, &ctx.work_path) {
                     (EKey::Res(r), _) => Some(r.clone()),
                     // The handler's parameter is its own work item.
-                    (
-                        EKey::Param {
-                            index: 0,
-                            fields,
-                            kind,
-                            ..
-                        },
-                        Some(wp),
-                    ) => {
+                    (EKey::Param(pk), Some(wp)) if pk.index == 0 => {
                         let mut p = wp.clone();
-                        p.fields.extend(fields.iter().cloned());
-                        self.idx.resolve(ctx.origin_file, *kind, &p)
+                        p.fields.extend(pk.fields.iter().cloned());
+                        self.idx.resolve(ctx.origin_file, pk.kind, &p)
                     }
                     _ => None,
                 };
                 let Some(target) = target else { continue };
                 for h in &ctx.holds {
-                    if e.unless_in.as_ref() == Some(h) {
+                    if e.unless_in() == Some(h) {
                         continue;
                     }
                     if *h == target && h.kind != ResourceKind::Work {
@@ -433,11 +439,11 @@ impl WaitGraph {
                             continue;
                         }
                         let EKey::Res(target) = &e.key else { continue };
-                        if e.unless_in.as_ref().is_some_and(|w| in_work.contains(w)) {
+                        if e.unless_in().is_some_and(|w| in_work.contains(w)) {
                             continue;
                         }
                         for (h, r) in &active {
-                            if !e.released.contains(r) {
+                            if !e.released().contains(r) {
                                 found.push((r.clone(), target.clone(), f, *h, e.clone()));
                             }
                         }
@@ -579,11 +585,11 @@ impl WaitGraph {
                         continue;
                     }
                     let EKey::Res(target) = &e.key else { continue };
-                    if e.unless_in.as_ref().is_some_and(|w| in_work.contains(w)) {
+                    if e.unless_in().is_some_and(|w| in_work.contains(w)) {
                         continue;
                     }
                     for (h, r, atomic) in &held {
-                        if e.released.contains(r) {
+                        if e.released().contains(r) {
                             // The callee lets this lock go before the wait.
                             continue;
                         }
@@ -700,7 +706,7 @@ fn handler_contexts(
             origin_file: fi,
             origin: pos,
             origin_text: text.to_string(),
-            owner: work.key.clone(),
+            owner: work.key.to_string(),
             work_path: work_path.clone(),
         });
     }
