@@ -451,3 +451,36 @@ fn prefilter_agrees_with_the_parser_on_the_kernel_tree() {
     eprintln!("pre-filter: {filtered} of {total} files need no parse");
     assert!(filtered > 0, "the pre-filter never applied");
 }
+
+/// `waitcheck patch` reads and fills the same facts cache as `check`: a
+/// second run (warm) prints what the first (cold) printed, and both print
+/// what `--no-cache` prints.
+#[test]
+fn patch_mode_uses_the_facts_cache() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let cache = tempfile::tempdir().expect("tempdir");
+    let c = cache.path().to_str().expect("utf-8 path");
+    let series = "testdata/patches/wpool/series.mbox";
+    let tree = "testdata/patches/wpool/tree";
+    let run = |extra: &[&str]| {
+        let args = [
+            &["patch", series, "--tree", tree, "--format", "json"],
+            extra,
+        ]
+        .concat();
+        let out = waitcheck(&args, root);
+        assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+        json_without_time(&out.stdout)
+    };
+    let cold = run(&["--cache", c]);
+    assert!(
+        std::fs::read_dir(cache.path())
+            .expect("cache dir")
+            .next()
+            .is_some(),
+        "the patch run wrote no cache"
+    );
+    let warm = run(&["--cache", c]);
+    assert_eq!(cold, warm);
+    assert_eq!(cold, run(&["--no-cache"]));
+}
