@@ -351,7 +351,7 @@ pub fn run(opts: &Options, rules: &Rules) -> Result<Outcome> {
     mark_memory(&mut times, "graph");
     progress.stage("findings");
     let t = Instant::now();
-    let found = findings::build::findings(&graph);
+    let found = pool.install(|| findings::build::findings(&graph));
     times.findings = t.elapsed();
     mark_memory(&mut times, "findings");
     stats.edges = graph.edges.len();

@@ -1,6 +1,8 @@
 //! Cycles of the wait-for graph -> `Finding`s: orientation, classification,
 //! the chain of each half, the trigger condition, severity, fingerprint.
 
+use rayon::prelude::*;
+
 use crate::facts::model::{FnValue, Pos, SiteKind};
 use crate::graph::summary::{EKey, Eff, EffKind, Via};
 use crate::graph::{CtxKind, FnId, Hold, Resource, WaitGraph, Witness};
@@ -10,7 +12,8 @@ use super::model::{Finding, Location, Role, Severity, Step};
 
 /// Every cycle of the graph as a finding, sorted by path, line, type.
 pub fn findings(g: &WaitGraph) -> Vec<Finding> {
-    let mut out: Vec<Finding> = g.cycles.iter().filter_map(|c| finding(g, c)).collect();
+    // One cycle's finding reads the graph only; collected in cycle order.
+    let mut out: Vec<Finding> = g.cycles.par_iter().filter_map(|c| finding(g, c)).collect();
     out.sort_by(|a, b| {
         (&a.location.path, a.location.line, &a.kind, &a.fingerprint).cmp(&(
             &b.location.path,

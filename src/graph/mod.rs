@@ -15,6 +15,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 
 use petgraph::algo::tarjan_scc;
 use petgraph::graph::{DiGraph, NodeIndex};
+use rayon::prelude::*;
 
 use crate::facts::model::{FileFacts, FnValue, KeyPath, Pos, Root, SiteKind};
 use crate::rules::{EntryKind, ResourceKind, Rules};
@@ -26,6 +27,8 @@ use summary::{EKey, Eff, EffKind, Summaries, Via};
 const MAX_CYCLE: usize = 4;
 /// Cycles enumerated per strongly connected component.
 const MAX_CYCLES_PER_SCC: usize = 4096;
+/// Functions whose edges are found in parallel before they are added.
+const EDGE_CHUNK: usize = 4096;
 
 /// Who calls an entry function, and what it holds while doing so.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -426,47 +429,53 @@ impl WaitGraph {
     /// or calls a function that releases it (`foo_unlock(dev)`).
     fn wrapper_edges(&mut self) {
         let handled = self.handled_works();
-        let mut found = Vec::new();
-        for f in 0..self.idx.fns.len() as FnId {
-            let in_work = handled.get(&f).map(Vec::as_slice).unwrap_or_default();
-            let file = self.idx.file_of(f);
-            let func = self.idx.func(f);
-            let mut active: Vec<(u32, Resource)> = Vec::new();
-            for (si, site) in func.sites.iter().enumerate() {
-                if !active.is_empty() {
-                    for e in summary::site_effects(&self.idx, &self.sums, f, si as u32, site) {
-                        if matches!(e.kind, EffKind::Queue | EffKind::CallsParam(_)) || e.devres {
-                            continue;
-                        }
-                        let EKey::Res(target) = &e.key else { continue };
-                        if e.unless_in().is_some_and(|w| in_work.contains(w)) {
-                            continue;
-                        }
-                        for (h, r) in &active {
-                            if !e.released().contains(r) {
-                                found.push((r.clone(), target.clone(), f, *h, e.clone()));
+        // Functions in parallel, collected in order.
+        let found: Vec<_> = (0..self.idx.fns.len() as FnId)
+            .into_par_iter()
+            .flat_map_iter(|f| {
+                let mut found = Vec::new();
+                let in_work = handled.get(&f).map(Vec::as_slice).unwrap_or_default();
+                let file = self.idx.file_of(f);
+                let func = self.idx.func(f);
+                let mut active: Vec<(u32, Resource)> = Vec::new();
+                for (si, site) in func.sites.iter().enumerate() {
+                    if !active.is_empty() {
+                        for e in summary::site_effects(&self.idx, &self.sums, f, si as u32, site) {
+                            if matches!(e.kind, EffKind::Queue | EffKind::CallsParam(_)) || e.devres
+                            {
+                                continue;
+                            }
+                            let EKey::Res(target) = &e.key else { continue };
+                            if e.unless_in().is_some_and(|w| in_work.contains(w)) {
+                                continue;
+                            }
+                            for (h, r) in &active {
+                                if !e.released().contains(r) {
+                                    found.push((r.clone(), target.clone(), f, *h, e.clone()));
+                                }
                             }
                         }
                     }
-                }
-                match &site.kind {
-                    SiteKind::Call { callee, args, .. } => {
-                        for (r, takes) in self.wrapper_locks(file, callee, args) {
-                            active.retain(|(_, a)| *a != r);
-                            if takes {
-                                active.push((si as u32, r));
+                    match &site.kind {
+                        SiteKind::Call { callee, args, .. } => {
+                            for (r, takes) in self.wrapper_locks(file, callee, args) {
+                                active.retain(|(_, a)| *a != r);
+                                if takes {
+                                    active.push((si as u32, r));
+                                }
                             }
                         }
-                    }
-                    SiteKind::Release { res, key } => {
-                        if let Some(r) = self.idx.resolve(file, *res, key) {
-                            active.retain(|(_, a)| *a != r);
+                        SiteKind::Release { res, key } => {
+                            if let Some(r) = self.idx.resolve(file, *res, key) {
+                                active.retain(|(_, a)| *a != r);
+                            }
                         }
+                        _ => {}
                     }
-                    _ => {}
                 }
-            }
-        }
+                found
+            })
+            .collect();
         for (from, to, f, h, e) in found {
             let w = Witness {
                 hold: Hold::Site { f, site: h },
@@ -532,14 +541,42 @@ impl WaitGraph {
     /// A lock held at a site is held across everything the site may wait on.
     fn site_edges(&mut self) {
         let handled = self.handled_works();
-        for f in 0..self.idx.fns.len() as FnId {
+        let all: Vec<FnId> = (0..self.idx.fns.len() as FnId).collect();
+        // Functions in parallel, a chunk at a time; edges added in order.
+        for chunk in all.chunks(EDGE_CHUNK) {
+            let found: Vec<_> = chunk
+                .par_iter()
+                .map(|&f| self.site_edges_of(f, &handled))
+                .collect();
+            for (&f, found) in chunk.iter().zip(found) {
+                for (from, to, h, e) in found {
+                    let w = Witness {
+                        hold: Hold::Site { f, site: h },
+                        at: f,
+                        eff: Some(e),
+                        devres: false,
+                    };
+                    self.add_edge(from, to, w);
+                }
+            }
+        }
+    }
+
+    /// The edges of one function's held locks: (held, waited for, the
+    /// acquiring site, the effect).
+    fn site_edges_of(
+        &self,
+        f: FnId,
+        handled: &HashMap<FnId, Vec<Resource>>,
+    ) -> Vec<(Resource, Resource, u32, Eff)> {
+        let mut found = Vec::new();
+        {
             let in_work = handled.get(&f).map(Vec::as_slice).unwrap_or_default();
             let file = self.idx.file_of(f);
             let func = self.idx.func(f);
             if func.sites.iter().all(|s| s.held.is_empty()) {
-                continue;
+                return found;
             }
-            let mut found = Vec::new();
             // Calls of unlock wrappers (`foo_unlock(dev)`): a lock they
             // release is not held at later sites, whatever the facts say.
             let unlocks: Vec<(usize, Resource)> = func
@@ -602,16 +639,8 @@ impl WaitGraph {
                     }
                 }
             }
-            for (from, to, h, e) in found {
-                let w = Witness {
-                    hold: Hold::Site { f, site: h },
-                    at: f,
-                    eff: Some(e),
-                    devres: false,
-                };
-                self.add_edge(from, to, w);
-            }
         }
+        found
     }
 }
 

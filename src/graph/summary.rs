@@ -322,13 +322,17 @@ pub struct Summaries {
     /// whole trees.
     pub in_context: Vec<bool>,
     /// Pointer slot (`foo_ops::reset`, `hmem_deferred_fn`) -> functions stored.
-    pub slots: HashMap<(&'static str, Option<u32>), Vec<FnId>>,
+    pub slots: Slots,
     /// Completions some function signals (`complete()`): the only ones a
     /// wait on can be part of a cycle.
     pub signalled: HashSet<Resource>,
     /// The object-state guards effects refer to.
     pub states: StateTable,
 }
+
+/// Pointer slot (`foo_ops::reset`, with the file of a static global) ->
+/// the functions stored in it, in the order they were found.
+pub type Slots = HashMap<(&'static str, Option<u32>), Vec<FnId>>;
 
 /// Every completion class with a `complete()` site in the tree.
 fn signalled(idx: &Index) -> HashSet<Resource> {
@@ -823,8 +827,8 @@ fn unless_in(idx: &Index, file: u32, site: &Site, k: &EKey) -> Option<Resource> 
 /// Function-pointer slots: file-scope initializers (`.reset = foo_reset`),
 /// assignments of functions, and parameters stored by register helpers
 /// (`hmem_deferred_fn = fn` in `register(fn, data)`: every caller's argument).
-fn pointer_slots(idx: &Index) -> HashMap<(&'static str, Option<u32>), Vec<FnId>> {
-    let mut slots: HashMap<(&'static str, Option<u32>), Vec<FnId>> = HashMap::new();
+fn pointer_slots(idx: &Index) -> Slots {
+    let mut slots: Slots = HashMap::new();
     let add = |slots: &mut HashMap<_, Vec<FnId>>, key, ids: Vec<FnId>| {
         let v: &mut Vec<FnId> = slots.entry(key).or_default();
         for id in ids {
@@ -846,22 +850,31 @@ fn pointer_slots(idx: &Index) -> HashMap<(&'static str, Option<u32>), Vec<FnId>>
         }
     }
     // Stores inside functions; parameter values resolve through callers.
+    // (Found in parallel, added in function order.)
     let callers = callers_by_name(idx);
-    for f in 0..idx.fns.len() as FnId {
-        let file = idx.file_of(f);
-        for site in &idx.func(f).sites {
-            let SiteKind::Store { target, value } = &site.kind else {
-                continue;
-            };
-            let Some(k) = idx.slot(file, target) else {
-                continue;
-            };
-            let ids = match value {
-                FnValue::Func(name) => idx.resolve_call(file, name),
-                FnValue::Param(i) => param_values(idx, &callers, f, *i, 3),
-            };
-            add(&mut slots, k, ids);
-        }
+    let stored: Vec<Vec<_>> = (0..idx.fns.len() as FnId)
+        .into_par_iter()
+        .map(|f| {
+            let file = idx.file_of(f);
+            let mut found = Vec::new();
+            for site in &idx.func(f).sites {
+                let SiteKind::Store { target, value } = &site.kind else {
+                    continue;
+                };
+                let Some(k) = idx.slot(file, target) else {
+                    continue;
+                };
+                let ids = match value {
+                    FnValue::Func(name) => idx.resolve_call(file, name),
+                    FnValue::Param(i) => param_values(idx, &callers, f, *i, 3),
+                };
+                found.push((k, ids));
+            }
+            found
+        })
+        .collect();
+    for (k, ids) in stored.into_iter().flatten() {
+        add(&mut slots, k, ids);
     }
     slots
 }
@@ -912,12 +925,7 @@ fn callers_by_name(idx: &Index) -> HashMap<&str, Vec<(FnId, usize)>> {
     m
 }
 
-pub fn slot_targets(
-    idx: &Index,
-    slots: &HashMap<(&'static str, Option<u32>), Vec<FnId>>,
-    file: u32,
-    p: &KeyPath,
-) -> Vec<FnId> {
+pub fn slot_targets(idx: &Index, slots: &Slots, file: u32, p: &KeyPath) -> Vec<FnId> {
     let Some(all) = idx.slot(file, p).and_then(|k| slots.get(&k)) else {
         return Vec::new();
     };
@@ -1010,13 +1018,26 @@ fn reachable(g: &DiGraph<FnId, ()>, entries: &[FnId]) -> Vec<bool> {
 }
 
 /// The call graph used to order the fixpoint (callees before callers).
-fn call_graph(
-    idx: &Index,
-    slots: &HashMap<(&'static str, Option<u32>), Vec<FnId>>,
-) -> DiGraph<FnId, ()> {
+fn call_graph(idx: &Index, slots: &Slots) -> DiGraph<FnId, ()> {
     let mut g = DiGraph::with_capacity(idx.fns.len(), idx.fns.len() * 4);
     let nodes: Vec<NodeIndex> = (0..idx.fns.len() as FnId).map(|f| g.add_node(f)).collect();
-    for f in 0..idx.fns.len() as FnId {
+    // Each function's callees in parallel, the edges added in order.
+    let all: Vec<Vec<FnId>> = (0..idx.fns.len() as FnId)
+        .into_par_iter()
+        .map(|f| callees(idx, slots, f))
+        .collect();
+    for (f, targets) in all.into_iter().enumerate() {
+        for t in targets {
+            g.add_edge(nodes[f], nodes[t as usize], ());
+        }
+    }
+    g
+}
+
+/// The functions `f` may call, sorted: direct calls, functions passed as
+/// arguments, calls through pointer slots, devres actions.
+fn callees(idx: &Index, slots: &Slots, f: FnId) -> Vec<FnId> {
+    {
         let file = idx.file_of(f);
         let mut targets = Vec::new();
         for site in &idx.func(f).sites {
@@ -1044,11 +1065,8 @@ fn call_graph(
         }
         targets.sort_unstable();
         targets.dedup();
-        for t in targets {
-            g.add_edge(nodes[f as usize], nodes[t as usize], ());
-        }
+        targets
     }
-    g
 }
 
 #[cfg(test)]
