@@ -495,7 +495,7 @@ fn call_text(kind: &SiteKind, text: &str, callee: &str) -> (Role, String, Option
 /// Text of the final, waiting (or queueing) site.
 fn final_text(g: &WaitGraph, kind: &SiteKind, text: &str, top: &Eff) -> (Role, String) {
     let what = match &top.key {
-        EKey::Res(r) => r.clone(),
+        EKey::Res(r) => Resource::clone(r),
         EKey::Param { .. } => return (Role::Wait, format!("{text} waits")),
     };
     match (kind, top.kind) {
@@ -609,7 +609,7 @@ fn devres_condition(
         .sums
         .of(w.at)
         .iter()
-        .find(|e| e.kind == EffKind::Queue && matches!(&e.key, EKey::Res(r) if r == target));
+        .find(|e| e.kind == EffKind::Queue && matches!(&e.key, EKey::Res(r) if *r == target));
     let Some(q) = queued else {
         return format!("{probe}() fails after its devres action was registered: really_probe() then runs it while the probe is still counted");
     };

@@ -6,7 +6,10 @@
 use std::collections::HashSet;
 use std::sync::{Mutex, OnceLock};
 
+use super::index::Resource;
+
 static KEYS: OnceLock<Mutex<HashSet<&'static str>>> = OnceLock::new();
+static RESOURCES: OnceLock<Mutex<HashSet<&'static Resource>>> = OnceLock::new();
 
 /// The one shared copy of `s`. Keys are few (class names, a few hundred
 /// thousand on a whole tree) and live for the process.
@@ -17,6 +20,19 @@ pub fn intern(s: &str) -> &'static str {
         return k;
     }
     let k: &'static str = Box::leak(s.to_string().into_boxed_str());
+    t.insert(k);
+    k
+}
+
+/// The one shared copy of a resource class: summary effects name their
+/// resource by this pointer (8 bytes) instead of a copy (40).
+pub fn resource(r: Resource) -> &'static Resource {
+    let table = RESOURCES.get_or_init(|| Mutex::new(HashSet::new()));
+    let mut t = table.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(k) = t.get(&r) {
+        return k;
+    }
+    let k: &'static Resource = Box::leak(Box::new(r));
     t.insert(k);
     k
 }

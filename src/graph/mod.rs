@@ -304,7 +304,7 @@ impl WaitGraph {
                     continue;
                 }
                 let target = match (&e.key, &ctx.work_path) {
-                    (EKey::Res(r), _) => Some(r.clone()),
+                    (EKey::Res(r), _) => Some(Resource::clone(r)),
                     // The handler's parameter is its own work item.
                     (EKey::Param(pk), Some(wp)) if pk.index == 0 => {
                         let mut p = wp.clone();
@@ -406,7 +406,13 @@ impl WaitGraph {
                             continue;
                         }
                         if let EKey::Res(target) = &e.key {
-                            found.push((c.clone(), target.clone(), f, si as u32, e.clone()));
+                            found.push((
+                                c.clone(),
+                                Resource::clone(target),
+                                f,
+                                si as u32,
+                                e.clone(),
+                            ));
                         }
                     }
                 }
@@ -451,7 +457,13 @@ impl WaitGraph {
                             }
                             for (h, r) in &active {
                                 if !e.released().contains(r) {
-                                    found.push((r.clone(), target.clone(), f, *h, e.clone()));
+                                    found.push((
+                                        r.clone(),
+                                        Resource::clone(target),
+                                        f,
+                                        *h,
+                                        e.clone(),
+                                    ));
                                 }
                             }
                         }
@@ -508,14 +520,14 @@ impl WaitGraph {
                 let k = summary::ekey(&self.idx, gfile, *res, key)
                     .and_then(|k| summary::substitute(&self.idx, file, &k, args));
                 if let Some(EKey::Res(r)) = k {
-                    out.push((r, true));
+                    out.push((r.clone(), true));
                 }
             }
             for key in &gf.returns_released {
                 let k = summary::ekey(&self.idx, gfile, ResourceKind::Lock, key)
                     .and_then(|k| summary::substitute(&self.idx, file, &k, args));
                 if let Some(EKey::Res(r)) = k {
-                    out.push((r, false));
+                    out.push((r.clone(), false));
                 }
             }
         }
@@ -635,7 +647,7 @@ impl WaitGraph {
                             // there is believed (see `atomic` in the rules).
                             continue;
                         }
-                        found.push((r.clone(), target.clone(), *h, e.clone()));
+                        found.push((r.clone(), Resource::clone(target), *h, e.clone()));
                     }
                 }
             }

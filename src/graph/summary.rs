@@ -109,7 +109,8 @@ impl StateGuard {
 /// function (a wrapper: `foo_flush(struct work_struct *w)`).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum EKey {
-    Res(Resource),
+    /// Interned (`intern::resource`).
+    Res(&'static Resource),
     /// Boxed: rare next to resolved keys, and large.
     Param(Box<ParamKey>),
 }
@@ -525,13 +526,13 @@ pub fn site_effects(idx: &Index, s: &Summaries, f: FnId, si: u32, site: &Site) -
         }
         SiteKind::Wait { res, key, mode, .. } => {
             let k = match key {
-                None => Some(EKey::Res(Resource {
+                None => Some(EKey::Res(super::intern::resource(Resource {
                     kind: *res,
                     key: "",
                     file: None,
                     dir: None,
                     bound: false,
-                })),
+                }))),
                 Some(p) => ekey(idx, file, *res, p),
             };
             if let Some(k) = k {
@@ -799,7 +800,7 @@ pub fn ekey(idx: &Index, file: u32, kind: ResourceKind, p: &KeyPath) -> Option<E
     if let Some(r) = idx.resolve(file, kind, p) {
         // A parameter whose own type names a class is that class; only
         // generic ones (`struct work_struct *w`) wait for substitution.
-        return Some(EKey::Res(r));
+        return Some(EKey::Res(super::intern::resource(r)));
     }
     match &p.root {
         Root::Param { index, ty } => Some(EKey::Param(Box::new(ParamKey {
@@ -821,7 +822,7 @@ fn unless_in(idx: &Index, file: u32, site: &Site, k: &EKey) -> Option<Resource> 
     site.not_in_work
         .iter()
         .filter_map(|p| idx.resolve(file, ResourceKind::Work, p))
-        .find(|w| w == r)
+        .find(|w| w == *r)
 }
 
 /// Function-pointer slots: file-scope initializers (`.reset = foo_reset`),
@@ -1077,9 +1078,9 @@ mod tests {
     #[test]
     fn an_effect_stays_small() {
         assert!(std::mem::size_of::<Resource>() <= 40);
-        assert!(std::mem::size_of::<EKey>() <= 40);
+        assert!(std::mem::size_of::<EKey>() <= 16);
         assert!(
-            std::mem::size_of::<Eff>() <= 88,
+            std::mem::size_of::<Eff>() <= 64,
             "{}",
             std::mem::size_of::<Eff>()
         );
