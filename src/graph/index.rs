@@ -72,7 +72,7 @@ pub struct Index {
 }
 
 impl Index {
-    pub fn new(files: Vec<FileFacts>, types: &TypesRule) -> Index {
+    pub fn new(mut files: Vec<FileFacts>, types: &TypesRule) -> Index {
         let mut idx = Index {
             work_wrappers: types.work_wrappers.iter().cloned().collect(),
             generic: types.generic.iter().cloned().collect(),
@@ -85,42 +85,40 @@ impl Index {
             files: Vec::new(),
             file_dirs: Vec::new(),
         };
-        let mut dirs: HashMap<&str, u32> = HashMap::new();
-        for (fi, f) in files.iter().enumerate() {
+        let mut dirs: HashMap<String, u32> = HashMap::new();
+        for (fi, f) in files.iter_mut().enumerate() {
             idx.add_file(fi as u32, f);
             let dir = f.path.rsplit_once('/').map_or("", |(d, _)| d);
             let next = dirs.len() as u32;
-            idx.file_dirs.push(*dirs.entry(dir).or_insert(next));
+            let id = *dirs.entry(dir.to_string()).or_insert(next);
+            idx.file_dirs.push(id);
         }
         idx.files = files;
         idx
     }
 
-    fn add_file(&mut self, fi: u32, f: &FileFacts) {
+    /// Index one file's functions, and move its struct definitions,
+    /// typedefs and globals into the tree-wide tables (the graph reads them
+    /// only from there; a definition seen before is dropped, not kept twice).
+    fn add_file(&mut self, fi: u32, f: &mut FileFacts) {
         for (i, func) in f.functions.iter().enumerate() {
             let id = self.fns.len() as FnId;
             self.fns.push((fi, i as u32));
             self.by_name.entry(func.name.clone()).or_default().push(id);
         }
-        for s in &f.structs {
+        for s in std::mem::take(&mut f.structs) {
             // The first complete definition wins (headers and .c files rarely
             // disagree; when they do, config alternatives share field names).
-            self.structs
-                .entry(s.name.clone())
-                .or_insert_with(|| s.fields.clone());
+            self.structs.entry(s.name).or_insert(s.fields);
         }
-        for (alias, target) in &f.typedefs {
-            self.typedefs
-                .entry(alias.clone())
-                .or_insert_with(|| target.clone());
+        for (alias, target) in std::mem::take(&mut f.typedefs) {
+            self.typedefs.entry(alias).or_insert(target);
         }
-        for g in &f.globals {
+        for g in std::mem::take(&mut f.globals) {
             if g.is_static {
-                self.statics.insert((fi, g.name.clone()), g.ty.clone());
+                self.statics.insert((fi, g.name), g.ty);
             } else {
-                self.globals
-                    .entry(g.name.clone())
-                    .or_insert_with(|| g.ty.clone());
+                self.globals.entry(g.name).or_insert(g.ty);
             }
         }
     }
