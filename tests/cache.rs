@@ -321,6 +321,34 @@ fn stats_lines_have_stable_labels() {
             "count {c}: {err}"
         );
     }
+    // Each graph stage, with the memory at its end.
+    for stage in [
+        "index",
+        "contexts",
+        "pointer-slots",
+        "call-graph",
+        "summary-setup",
+        "summaries",
+        "context-edges",
+        "site-edges",
+        "queue-edges",
+        "signal-edges",
+        "wrapper-edges",
+        "cycles",
+    ] {
+        let line = err
+            .lines()
+            .find(|l| l.split_whitespace().take(2).eq(["time", stage]))
+            .unwrap_or_else(|| panic!("time {stage}: {err}"));
+        assert!(line.contains("(rss ") && line.contains("peak "), "{line}");
+    }
+    for stage in ["files", "graph", "findings"] {
+        assert!(
+            err.lines()
+                .any(|l| l.split_whitespace().take(3).eq(["mem", "after", stage])),
+            "mem after {stage}: {err}"
+        );
+    }
     assert_eq!(count(&err, "files"), "4");
     assert_eq!(count(&err, "findings"), "1");
     assert_eq!(count(&err, "parse-coverage"), "100.00%");
