@@ -8,6 +8,8 @@
 #             the tree, so the extracted tree is never modified)
 #   dir     - one driver directory (with --tree cross-reference), warm cache
 # Prints wall seconds, ratio to the floor and peak RSS (GNU time).
+# With WAITCHECK_BENCH_KEEP=DIR, each run's stdout and stderr are copied
+# there (to compare reports across builds).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -32,14 +34,18 @@ measure() { # NAME DIR ARGS...: one timed run
 }
 
 measure floor "$tree" check --parse-only --no-cache .
-measure cold "$tree" check --format json --cache "$cache" .
+measure cold "$tree" check --format json --stats --cache "$cache" .
 measure warm "$tree" check --format json --cache "$cache" .
 cp -al "$tree" "$work/tree"
 rm "$work/tree/$touched"
 { cat "$tree/$touched"; echo "/* touched by ci/bench.sh */"; } >"$work/tree/$touched"
-measure touched "$work/tree" check --format json --cache "$cache" .
+measure touched "$work/tree" check --format json --stats --cache "$cache" .
 measure dir "$tree" check --format json --cache "$cache" "$dir"
 
+if [ -n "${WAITCHECK_BENCH_KEEP:-}" ]; then
+    mkdir -p "$WAITCHECK_BENCH_KEEP"
+    cp "$work"/*.out "$work"/*.err "$WAITCHECK_BENCH_KEEP"/
+fi
 floor=$(awk '$1 == "floor" { print $2 }' "$work/results")
 printf '%-8s %9s %9s %10s\n' run wall_s vs_floor peak_MB
 awk -v f="$floor" '{ printf "%-8s %9.1f %9.2f %10.0f\n", $1, $2, $2 / f, $3 / 1024 }' "$work/results"

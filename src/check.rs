@@ -118,6 +118,11 @@ pub struct StageTimes {
     pub report: Duration,
     /// The whole of `run`.
     pub run: Duration,
+    /// The graph's own stages (index, summaries, each edge pass, cycles).
+    pub graph_stages: Vec<crate::graph::timing::Stage>,
+    /// Resident and peak resident memory (KiB) at the end of the main
+    /// stages: files, graph, findings.
+    pub memory: Vec<(&'static str, u64, u64)>,
 }
 
 /// How a run obtained each file's facts.
@@ -287,6 +292,7 @@ pub fn run(opts: &Options, rules: &Rules) -> Result<Outcome> {
         })
     };
     times.files = t.elapsed();
+    mark_memory(&mut times, "files");
     for r in &results {
         times.read_hash += r.read;
         times.cache_lookup += r.lookup;
@@ -341,10 +347,13 @@ pub fn run(opts: &Options, rules: &Rules) -> Result<Outcome> {
     let t = Instant::now();
     let graph = pool.install(|| WaitGraph::build(files, rules));
     times.graph = t.elapsed();
+    times.graph_stages = graph.stages.done.clone();
+    mark_memory(&mut times, "graph");
     progress.stage("findings");
     let t = Instant::now();
-    let found = findings::build::findings(&graph);
+    let found = pool.install(|| findings::build::findings(&graph));
     times.findings = t.elapsed();
+    mark_memory(&mut times, "findings");
     stats.edges = graph.edges.len();
     stats.resources = graph.resource_count();
     stats.findings = found.len();
@@ -384,6 +393,11 @@ pub fn run(opts: &Options, rules: &Rules) -> Result<Outcome> {
 }
 
 /// `1 - with_errors / functions`, 1.0 when there are none.
+fn mark_memory(times: &mut StageTimes, stage: &'static str) {
+    let (rss, peak) = crate::graph::timing::memory_kb();
+    times.memory.push((stage, rss, peak));
+}
+
 fn coverage(functions: usize, with_errors: usize) -> f64 {
     if functions == 0 {
         1.0
@@ -892,6 +906,26 @@ pub fn write_stats(outcome: &Outcome, out: &mut dyn Write) -> std::io::Result<()
     for (label, d, note) in stages {
         let line = format!("time  {label:<20}{:>9.3} s  {note}", d.as_secs_f64());
         writeln!(out, "{}", line.trim_end())?;
+        if label == "graph" {
+            for g in &t.graph_stages {
+                writeln!(
+                    out,
+                    "time    {:<18}{:>9.3} s  (rss {} MB, peak {} MB)",
+                    g.name,
+                    g.time.as_secs_f64(),
+                    g.rss_kb / 1024,
+                    g.peak_kb / 1024
+                )?;
+            }
+        }
+    }
+    for (stage, rss, peak) in &t.memory {
+        writeln!(
+            out,
+            "mem   after {stage:<14}{:>9} MB  (peak {} MB)",
+            rss / 1024,
+            peak / 1024
+        )?;
     }
     let mut count = |label: &str, value: String| writeln!(out, "count {label:<20}{value:>9}");
     count("files", s.files.to_string())?;

@@ -124,6 +124,14 @@ struct PatchArgs {
     /// Colour: auto (on a terminal), always, never.
     #[arg(long, value_enum, default_value_t = ColorArg::Auto)]
     color: ColorArg,
+    /// The facts cache directory, shared with `check` (default:
+    /// $WAITCHECK_CACHE_DIR, else $XDG_CACHE_HOME/waitcheck, else
+    /// ~/.cache/waitcheck).
+    #[arg(long, value_name = "DIR", conflicts_with = "no_cache")]
+    cache: Option<PathBuf>,
+    /// Parse every file; read and write no cache.
+    #[arg(long)]
+    no_cache: bool,
 }
 
 /// What to report and how: shared by `check` and `patch`.
@@ -468,6 +476,11 @@ fn run_patch(args: PatchArgs) -> Result<u8> {
         input,
         tree: Some(root),
         jobs: args.jobs,
+        cache: if args.no_cache {
+            None
+        } else {
+            args.cache.clone().or_else(waitcheck::cache::default_dir)
+        },
     };
     let mut res = patchcheck::run(&opts, &rules)?;
     let mut stats = res.stats.clone();

@@ -89,6 +89,10 @@ pub struct PatchOptions {
     pub input: Input,
     pub tree: Option<PathBuf>,
     pub jobs: Option<usize>,
+    /// The facts cache directory, shared with `check` (`None`: no cache).
+    /// Files a patch leaves unchanged come from it; patched contents are
+    /// keyed by their bytes like any other file.
+    pub cache: Option<PathBuf>,
 }
 
 pub fn run(opts: &PatchOptions, rules: &Rules) -> Result<SeriesResult> {
@@ -127,8 +131,8 @@ pub fn run(opts: &PatchOptions, rules: &Rules) -> Result<SeriesResult> {
             &mut overlay,
         )
         .with_context(|| name.clone())?;
-        let before = analyse(&root, &scope, &before_overlay, opts.jobs, rules)?;
-        let after = analyse(&root, &scope, &overlay, opts.jobs, rules)?;
+        let before = analyse(&root, &scope, &before_overlay, opts, rules)?;
+        let after = analyse(&root, &scope, &overlay, opts, rules)?;
         stats = after.stats.clone();
         let mut r = diff(p, before.findings, after.findings, touched);
         r.text = patch_text(p, &emacs_name, commit);
@@ -396,13 +400,14 @@ fn analyse(
     root: &Path,
     scope: &[PathBuf],
     overlay: &Overlay,
-    jobs: Option<usize>,
+    opts: &PatchOptions,
     rules: &Rules,
 ) -> Result<check::Outcome> {
     let mut o = Options::new(scope.to_vec());
     o.root = Some(root.to_path_buf());
     o.overlay = Some(Arc::new(overlay.clone()));
-    o.jobs = jobs;
+    o.jobs = opts.jobs;
+    o.cache = opts.cache.clone();
     check::run(&o, rules)
 }
 

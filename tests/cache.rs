@@ -321,6 +321,34 @@ fn stats_lines_have_stable_labels() {
             "count {c}: {err}"
         );
     }
+    // Each graph stage, with the memory at its end.
+    for stage in [
+        "index",
+        "contexts",
+        "pointer-slots",
+        "call-graph",
+        "summary-setup",
+        "summaries",
+        "context-edges",
+        "site-edges",
+        "queue-edges",
+        "signal-edges",
+        "wrapper-edges",
+        "cycles",
+    ] {
+        let line = err
+            .lines()
+            .find(|l| l.split_whitespace().take(2).eq(["time", stage]))
+            .unwrap_or_else(|| panic!("time {stage}: {err}"));
+        assert!(line.contains("(rss ") && line.contains("peak "), "{line}");
+    }
+    for stage in ["files", "graph", "findings"] {
+        assert!(
+            err.lines()
+                .any(|l| l.split_whitespace().take(3).eq(["mem", "after", stage])),
+            "mem after {stage}: {err}"
+        );
+    }
     assert_eq!(count(&err, "files"), "4");
     assert_eq!(count(&err, "findings"), "1");
     assert_eq!(count(&err, "parse-coverage"), "100.00%");
@@ -450,4 +478,37 @@ fn prefilter_agrees_with_the_parser_on_the_kernel_tree() {
     }
     eprintln!("pre-filter: {filtered} of {total} files need no parse");
     assert!(filtered > 0, "the pre-filter never applied");
+}
+
+/// `waitcheck patch` reads and fills the same facts cache as `check`: a
+/// second run (warm) prints what the first (cold) printed, and both print
+/// what `--no-cache` prints.
+#[test]
+fn patch_mode_uses_the_facts_cache() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let cache = tempfile::tempdir().expect("tempdir");
+    let c = cache.path().to_str().expect("utf-8 path");
+    let series = "testdata/patches/wpool/series.mbox";
+    let tree = "testdata/patches/wpool/tree";
+    let run = |extra: &[&str]| {
+        let args = [
+            &["patch", series, "--tree", tree, "--format", "json"],
+            extra,
+        ]
+        .concat();
+        let out = waitcheck(&args, root);
+        assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+        json_without_time(&out.stdout)
+    };
+    let cold = run(&["--cache", c]);
+    assert!(
+        std::fs::read_dir(cache.path())
+            .expect("cache dir")
+            .next()
+            .is_some(),
+        "the patch run wrote no cache"
+    );
+    let warm = run(&["--cache", c]);
+    assert_eq!(cold, warm);
+    assert_eq!(cold, run(&["--no-cache"]));
 }

@@ -1,6 +1,8 @@
 //! Cycles of the wait-for graph -> `Finding`s: orientation, classification,
 //! the chain of each half, the trigger condition, severity, fingerprint.
 
+use rayon::prelude::*;
+
 use crate::facts::model::{FnValue, Pos, SiteKind};
 use crate::graph::summary::{EKey, Eff, EffKind, Via};
 use crate::graph::{CtxKind, FnId, Hold, Resource, WaitGraph, Witness};
@@ -10,7 +12,8 @@ use super::model::{Finding, Location, Role, Severity, Step};
 
 /// Every cycle of the graph as a finding, sorted by path, line, type.
 pub fn findings(g: &WaitGraph) -> Vec<Finding> {
-    let mut out: Vec<Finding> = g.cycles.iter().filter_map(|c| finding(g, c)).collect();
+    // One cycle's finding reads the graph only; collected in cycle order.
+    let mut out: Vec<Finding> = g.cycles.par_iter().filter_map(|c| finding(g, c)).collect();
     out.sort_by(|a, b| {
         (&a.location.path, a.location.line, &a.kind, &a.fingerprint).cmp(&(
             &b.location.path,
@@ -505,7 +508,7 @@ fn call_text(kind: &SiteKind, text: &str, callee: &str) -> (Role, String, Option
 /// Text of the final, waiting (or queueing) site.
 fn final_text(g: &WaitGraph, kind: &SiteKind, text: &str, top: &Eff) -> (Role, String) {
     let what = match &top.key {
-        EKey::Res(r) => r.clone(),
+        EKey::Res(r) => Resource::clone(r),
         EKey::Param { .. } => return (Role::Wait, format!("{text} waits")),
     };
     match (kind, top.kind) {
@@ -580,12 +583,12 @@ fn condition(
 /// caller we saw decides them.
 fn guard_condition(g: &WaitGraph, w: &Witness) -> Option<String> {
     let e = w.eff.as_ref()?;
-    if e.guards.is_empty() {
+    if e.guards().is_empty() {
         return None;
     }
     let func = g.idx.func(w.at);
     let tests: Vec<String> = e
-        .guards
+        .guards()
         .iter()
         .map(|t| {
             let name = func
@@ -612,7 +615,7 @@ fn guard_condition(g: &WaitGraph, w: &Witness) -> Option<String> {
 fn state_condition(g: &WaitGraph, w: &Witness) -> Option<String> {
     let e = w.eff.as_ref()?;
     let tests: Vec<String> = e
-        .states
+        .states()
         .iter()
         .filter_map(|id| g.sums.states.guards.get(*id as usize))
         .map(|t| match (&t.bit, &t.value, t.equal) {
@@ -650,14 +653,14 @@ fn devres_condition(
         .sums
         .of(w.at)
         .iter()
-        .find(|e| e.kind == EffKind::Queue && matches!(&e.key, EKey::Res(r) if r == target));
+        .find(|e| e.kind == EffKind::Queue && matches!(&e.key, EKey::Res(r) if *r == target));
     let Some(q) = queued else {
         return format!("{probe}() fails after its devres action was registered: really_probe() then runs it while the probe is still counted");
     };
     let mut trig = Vec::new();
     chain(g, w.at, q.via, edge, 0, q, &mut trig);
     let first = trig.first().map(|s| format!("{}:{}", s.at.path, s.at.line));
-    let qname = target.key.clone();
+    let qname = target.key.to_string();
     // Show the trigger before the devres action runs: after the probe's entry
     // step and the registration, ahead of the action's entry.
     let insert_at = steps
@@ -680,7 +683,7 @@ fn message(g: &WaitGraph, kind: &str, cyc: &[Resource], steps: &[Step]) -> Strin
     let handler = work
         .and_then(|w| handlers(g, w))
         .unwrap_or_else(|| "its handler".into());
-    let work_name = work.map(|w| w.key.clone()).unwrap_or_default();
+    let work_name = work.map(|w| w.key.to_string()).unwrap_or_default();
     let lock = cyc
         .iter()
         .find(|r| matches!(r.kind, ResourceKind::Lock | ResourceKind::DeviceLock))

@@ -57,7 +57,7 @@ impl Fresh {
     pub fn update(
         &mut self,
         idx: &Index,
-        slots: &HashMap<(String, Option<u32>), Vec<FnId>>,
+        slots: &HashMap<(&'static str, Option<u32>), Vec<FnId>>,
         f: FnId,
     ) -> bool {
         let file = idx.file_of(f);
@@ -120,7 +120,7 @@ impl Fresh {
                     if let Some((root, _)) = k.split_once("::") {
                         handed.push(root.to_string());
                     }
-                    handed.push(k);
+                    handed.push(k.to_string());
                 }
             }
             for g in callees {

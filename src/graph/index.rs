@@ -14,7 +14,8 @@ pub type FnId = u32;
 pub struct Resource {
     pub kind: ResourceKind,
     /// The class key (`foo_priv::mtx`, `dax_hmem_work`); empty for `probe`.
-    pub key: String,
+    /// Interned (`super::intern`): one copy per distinct key.
+    pub key: &'static str,
     /// For a file-static global, the file that owns it (same name in two
     /// files is two objects).
     pub file: Option<u32>,
@@ -34,7 +35,7 @@ impl Resource {
     pub fn probe() -> Resource {
         Resource {
             kind: ResourceKind::Probe,
-            key: String::new(),
+            key: "",
             file: None,
             dir: None,
             bound: false,
@@ -71,7 +72,7 @@ pub struct Index {
 }
 
 impl Index {
-    pub fn new(files: Vec<FileFacts>, types: &TypesRule) -> Index {
+    pub fn new(mut files: Vec<FileFacts>, types: &TypesRule) -> Index {
         let mut idx = Index {
             work_wrappers: types.work_wrappers.iter().cloned().collect(),
             generic: types.generic.iter().cloned().collect(),
@@ -84,42 +85,40 @@ impl Index {
             files: Vec::new(),
             file_dirs: Vec::new(),
         };
-        let mut dirs: HashMap<&str, u32> = HashMap::new();
-        for (fi, f) in files.iter().enumerate() {
+        let mut dirs: HashMap<String, u32> = HashMap::new();
+        for (fi, f) in files.iter_mut().enumerate() {
             idx.add_file(fi as u32, f);
             let dir = f.path.rsplit_once('/').map_or("", |(d, _)| d);
             let next = dirs.len() as u32;
-            idx.file_dirs.push(*dirs.entry(dir).or_insert(next));
+            let id = *dirs.entry(dir.to_string()).or_insert(next);
+            idx.file_dirs.push(id);
         }
         idx.files = files;
         idx
     }
 
-    fn add_file(&mut self, fi: u32, f: &FileFacts) {
+    /// Index one file's functions, and move its struct definitions,
+    /// typedefs and globals into the tree-wide tables (the graph reads them
+    /// only from there; a definition seen before is dropped, not kept twice).
+    fn add_file(&mut self, fi: u32, f: &mut FileFacts) {
         for (i, func) in f.functions.iter().enumerate() {
             let id = self.fns.len() as FnId;
             self.fns.push((fi, i as u32));
             self.by_name.entry(func.name.clone()).or_default().push(id);
         }
-        for s in &f.structs {
+        for s in std::mem::take(&mut f.structs) {
             // The first complete definition wins (headers and .c files rarely
             // disagree; when they do, config alternatives share field names).
-            self.structs
-                .entry(s.name.clone())
-                .or_insert_with(|| s.fields.clone());
+            self.structs.entry(s.name).or_insert(s.fields);
         }
-        for (alias, target) in &f.typedefs {
-            self.typedefs
-                .entry(alias.clone())
-                .or_insert_with(|| target.clone());
+        for (alias, target) in std::mem::take(&mut f.typedefs) {
+            self.typedefs.entry(alias).or_insert(target);
         }
-        for g in &f.globals {
+        for g in std::mem::take(&mut f.globals) {
             if g.is_static {
-                self.statics.insert((fi, g.name.clone()), g.ty.clone());
+                self.statics.insert((fi, g.name), g.ty);
             } else {
-                self.globals
-                    .entry(g.name.clone())
-                    .or_insert_with(|| g.ty.clone());
+                self.globals.entry(g.name).or_insert(g.ty);
             }
         }
     }
@@ -220,7 +219,7 @@ impl Index {
             .flatten();
         Some(Resource {
             kind,
-            key,
+            key: super::intern::intern(&key),
             file: scope,
             dir,
             bound: false,
@@ -229,7 +228,7 @@ impl Index {
 
     /// The class key of a function-pointer slot (`foo_ops::reset`, or a
     /// global pointer variable).
-    pub fn slot(&self, file: u32, path: &KeyPath) -> Option<(String, Option<u32>)> {
+    pub fn slot(&self, file: u32, path: &KeyPath) -> Option<(&'static str, Option<u32>)> {
         self.resolve(file, ResourceKind::Lock, path)
             .map(|r| (r.key, r.file))
     }
@@ -379,7 +378,7 @@ mod tests {
             ResourceKind::Lock,
             &kp(Root::Type("mlx_dev_t".into()), &["cache", "rb_lock"]),
         );
-        assert_eq!(a.map(|r| r.key), Some("mlx_cache::rb_lock".to_string()));
+        assert_eq!(a.map(|r| r.key), Some("mlx_cache::rb_lock"));
     }
 
     #[test]
@@ -396,7 +395,7 @@ mod tests {
             &kp(Root::Type("ent".into()), &["dwork", "work"]),
         );
         assert_eq!(a, b);
-        assert_eq!(a.map(|r| r.key), Some("ent::dwork".to_string()));
+        assert_eq!(a.map(|r| r.key), Some("ent::dwork"));
     }
 
     #[test]
@@ -428,6 +427,6 @@ mod tests {
             ResourceKind::Lock,
             &kp(Root::Type("other".into()), &["a", "lock"]),
         );
-        assert_eq!(r.map(|r| r.key), Some("other::a.lock".to_string()));
+        assert_eq!(r.map(|r| r.key), Some("other::a.lock"));
     }
 }

@@ -8,12 +8,15 @@
 
 pub mod fresh;
 pub mod index;
+pub mod intern;
 pub mod summary;
+pub mod timing;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 
 use petgraph::algo::tarjan_scc;
 use petgraph::graph::{DiGraph, NodeIndex};
+use rayon::prelude::*;
 
 use crate::facts::model::{FileFacts, FnValue, KeyPath, Pos, Root, SiteKind};
 use crate::rules::{EntryKind, ResourceKind, Rules};
@@ -25,6 +28,8 @@ use summary::{EKey, Eff, EffKind, Summaries, Via};
 const MAX_CYCLE: usize = 4;
 /// Cycles enumerated per strongly connected component.
 const MAX_CYCLES_PER_SCC: usize = 4096;
+/// Functions whose edges are found in parallel before they are added.
+const EDGE_CHUNK: usize = 4096;
 
 /// Who calls an entry function, and what it holds while doing so.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -101,14 +106,19 @@ pub struct WaitGraph {
     pub edges: BTreeMap<(Resource, Resource), Witness>,
     /// Each cycle as its resources in order (first not repeated).
     pub cycles: Vec<Vec<Resource>>,
+    /// Time and memory per stage of the build (`--stats`).
+    pub stages: timing::Stages,
 }
 
 impl WaitGraph {
     pub fn build(files: Vec<FileFacts>, rules: &Rules) -> WaitGraph {
+        let mut stages = timing::Stages::default();
         let idx = Index::new(files, &rules.types);
+        stages.mark("index");
         let contexts = contexts(&idx, rules);
+        stages.mark("contexts");
         let entries: Vec<FnId> = contexts.iter().map(|c| c.entry).collect();
-        let sums = summary::compute(&idx, &entries);
+        let sums = summary::compute(&idx, &entries, &mut stages);
         let mut g = WaitGraph {
             idx,
             asserts: rules.asserting_calls(),
@@ -117,12 +127,18 @@ impl WaitGraph {
             contexts,
             edges: BTreeMap::new(),
             cycles: Vec::new(),
+            stages,
         };
         g.context_edges();
+        g.stages.mark("context-edges");
         g.site_edges();
+        g.stages.mark("site-edges");
         g.queue_edges();
+        g.stages.mark("queue-edges");
         g.signal_edges();
+        g.stages.mark("signal-edges");
         g.wrapper_edges();
+        g.stages.mark("wrapper-edges");
         if std::env::var_os("WAITCHECK_DUMP_EDGES").is_some() {
             // A developer's view of the graph: every edge and where it was
             // seen, on stderr (see ARCHITECTURE.md, "Debugging a miss").
@@ -138,6 +154,7 @@ impl WaitGraph {
         let mut found = cycles(&g.edges);
         found.retain(|c| !g.completer_holds(c));
         g.cycles = found;
+        g.stages.mark("cycles");
         g
     }
 
@@ -291,26 +308,18 @@ impl WaitGraph {
                     continue;
                 }
                 let target = match (&e.key, &ctx.work_path) {
-                    (EKey::Res(r), _) => Some(r.clone()),
+                    (EKey::Res(r), _) => Some(Resource::clone(r)),
                     // The handler's parameter is its own work item.
-                    (
-                        EKey::Param {
-                            index: 0,
-                            fields,
-                            kind,
-                            ..
-                        },
-                        Some(wp),
-                    ) => {
+                    (EKey::Param(pk), Some(wp)) if pk.index == 0 => {
                         let mut p = wp.clone();
-                        p.fields.extend(fields.iter().cloned());
-                        self.idx.resolve(ctx.origin_file, *kind, &p)
+                        p.fields.extend(pk.fields.iter().cloned());
+                        self.idx.resolve(ctx.origin_file, pk.kind, &p)
                     }
                     _ => None,
                 };
                 let Some(target) = target else { continue };
                 for h in &ctx.holds {
-                    if e.unless_in.as_ref() == Some(h) {
+                    if e.unless_in() == Some(h) {
                         continue;
                     }
                     if *h == target && h.kind != ResourceKind::Work {
@@ -404,7 +413,13 @@ impl WaitGraph {
                             continue;
                         }
                         if let EKey::Res(target) = &e.key {
-                            found.push((c.clone(), target.clone(), f, si as u32, e.clone()));
+                            found.push((
+                                c.clone(),
+                                Resource::clone(target),
+                                f,
+                                si as u32,
+                                e.clone(),
+                            ));
                         }
                     }
                 }
@@ -427,55 +442,67 @@ impl WaitGraph {
     /// or calls a function that releases it (`foo_unlock(dev)`).
     fn wrapper_edges(&mut self) {
         let handled = self.handled_works();
-        let mut found = Vec::new();
-        for f in 0..self.idx.fns.len() as FnId {
-            let in_work = handled.get(&f).map(Vec::as_slice).unwrap_or_default();
-            let file = self.idx.file_of(f);
-            let func = self.idx.func(f);
-            // (call site, lock, a spinning lock: only waits written in this
-            // function count under it, as for a direct spin_lock())
-            let mut active: Vec<(u32, Resource, bool)> = Vec::new();
-            for (si, site) in func.sites.iter().enumerate() {
-                if !active.is_empty() {
-                    for e in summary::site_effects(&self.idx, &self.sums, f, si as u32, site) {
-                        if matches!(e.kind, EffKind::Queue | EffKind::CallsParam(_)) || e.devres {
-                            continue;
-                        }
-                        if summary::waits_for_fresh(&self.sums, f, si as u32, &e) {
-                            continue;
-                        }
-                        let EKey::Res(target) = &e.key else { continue };
-                        if e.unless_in.as_ref().is_some_and(|w| in_work.contains(w)) {
-                            continue;
-                        }
-                        for (h, r, atomic) in &active {
-                            if *atomic && !matches!(e.via, Via::Site(_)) {
+        // Functions in parallel, collected in order.
+        let found: Vec<_> = (0..self.idx.fns.len() as FnId)
+            .into_par_iter()
+            .flat_map_iter(|f| {
+                let mut found = Vec::new();
+                let in_work = handled.get(&f).map(Vec::as_slice).unwrap_or_default();
+                let file = self.idx.file_of(f);
+                let func = self.idx.func(f);
+                // (call site, lock, a spinning lock: only waits written in
+                // this function count under it, as for a direct spin_lock())
+                let mut active: Vec<(u32, Resource, bool)> = Vec::new();
+                for (si, site) in func.sites.iter().enumerate() {
+                    if !active.is_empty() {
+                        for e in summary::site_effects(&self.idx, &self.sums, f, si as u32, site) {
+                            if matches!(e.kind, EffKind::Queue | EffKind::CallsParam(_)) || e.devres
+                            {
                                 continue;
                             }
-                            if !e.released.contains(r) {
-                                found.push((r.clone(), target.clone(), f, *h, e.clone()));
+                            if summary::waits_for_fresh(&self.sums, f, si as u32, &e) {
+                                continue;
+                            }
+                            let EKey::Res(target) = &e.key else { continue };
+                            if e.unless_in().is_some_and(|w| in_work.contains(w)) {
+                                continue;
+                            }
+                            for (h, r, atomic) in &active {
+                                if *atomic && !matches!(e.via, Via::Site(_)) {
+                                    continue;
+                                }
+                                if !e.released().contains(r) {
+                                    found.push((
+                                        r.clone(),
+                                        Resource::clone(target),
+                                        f,
+                                        *h,
+                                        e.clone(),
+                                    ));
+                                }
                             }
                         }
                     }
-                }
-                match &site.kind {
-                    SiteKind::Call { callee, args, .. } => {
-                        for (r, takes, atomic) in self.wrapper_locks(file, callee, args) {
-                            active.retain(|(_, a, _)| *a != r);
-                            if takes {
-                                active.push((si as u32, r, atomic));
+                    match &site.kind {
+                        SiteKind::Call { callee, args, .. } => {
+                            for (r, takes, atomic) in self.wrapper_locks(file, callee, args) {
+                                active.retain(|(_, a, _)| *a != r);
+                                if takes {
+                                    active.push((si as u32, r, atomic));
+                                }
                             }
                         }
-                    }
-                    SiteKind::Release { res, key } => {
-                        if let Some(r) = self.idx.resolve(file, *res, key) {
-                            active.retain(|(_, a, _)| *a != r);
+                        SiteKind::Release { res, key } => {
+                            if let Some(r) = self.idx.resolve(file, *res, key) {
+                                active.retain(|(_, a, _)| *a != r);
+                            }
                         }
+                        _ => {}
                     }
-                    _ => {}
                 }
-            }
-        }
+                found
+            })
+            .collect();
         for (from, to, f, h, e) in found {
             let w = Witness {
                 hold: Hold::Site { f, site: h },
@@ -509,14 +536,14 @@ impl WaitGraph {
                 let k = summary::ekey(&self.idx, gfile, *res, key)
                     .and_then(|k| summary::substitute(&self.idx, file, &k, args));
                 if let Some(EKey::Res(r)) = k {
-                    out.push((r, true, self.atomics.contains(api)));
+                    out.push((r.clone(), true, self.atomics.contains(api)));
                 }
             }
             for key in &gf.returns_released {
                 let k = summary::ekey(&self.idx, gfile, ResourceKind::Lock, key)
                     .and_then(|k| summary::substitute(&self.idx, file, &k, args));
                 if let Some(EKey::Res(r)) = k {
-                    out.push((r, false, false));
+                    out.push((r.clone(), false, false));
                 }
             }
         }
@@ -542,14 +569,42 @@ impl WaitGraph {
     /// A lock held at a site is held across everything the site may wait on.
     fn site_edges(&mut self) {
         let handled = self.handled_works();
-        for f in 0..self.idx.fns.len() as FnId {
+        let all: Vec<FnId> = (0..self.idx.fns.len() as FnId).collect();
+        // Functions in parallel, a chunk at a time; edges added in order.
+        for chunk in all.chunks(EDGE_CHUNK) {
+            let found: Vec<_> = chunk
+                .par_iter()
+                .map(|&f| self.site_edges_of(f, &handled))
+                .collect();
+            for (&f, found) in chunk.iter().zip(found) {
+                for (from, to, h, e) in found {
+                    let w = Witness {
+                        hold: Hold::Site { f, site: h },
+                        at: f,
+                        eff: Some(e),
+                        devres: false,
+                    };
+                    self.add_edge(from, to, w);
+                }
+            }
+        }
+    }
+
+    /// The edges of one function's held locks: (held, waited for, the
+    /// acquiring site, the effect).
+    fn site_edges_of(
+        &self,
+        f: FnId,
+        handled: &HashMap<FnId, Vec<Resource>>,
+    ) -> Vec<(Resource, Resource, u32, Eff)> {
+        let mut found = Vec::new();
+        {
             let in_work = handled.get(&f).map(Vec::as_slice).unwrap_or_default();
             let file = self.idx.file_of(f);
             let func = self.idx.func(f);
             if func.sites.iter().all(|s| s.held.is_empty()) {
-                continue;
+                return found;
             }
-            let mut found = Vec::new();
             // Calls of unlock wrappers (`foo_unlock(dev)`): a lock they
             // release is not held at later sites, whatever the facts say.
             let unlocks: Vec<(usize, Resource)> = func
@@ -598,11 +653,11 @@ impl WaitGraph {
                         continue;
                     }
                     let EKey::Res(target) = &e.key else { continue };
-                    if e.unless_in.as_ref().is_some_and(|w| in_work.contains(w)) {
+                    if e.unless_in().is_some_and(|w| in_work.contains(w)) {
                         continue;
                     }
                     for (h, r, atomic) in &held {
-                        if e.released.contains(r) {
+                        if e.released().contains(r) {
                             // The callee lets this lock go before the wait.
                             continue;
                         }
@@ -611,20 +666,12 @@ impl WaitGraph {
                             // there is believed (see `atomic` in the rules).
                             continue;
                         }
-                        found.push((r.clone(), target.clone(), *h, e.clone()));
+                        found.push((r.clone(), Resource::clone(target), *h, e.clone()));
                     }
                 }
             }
-            for (from, to, h, e) in found {
-                let w = Witness {
-                    hold: Hold::Site { f, site: h },
-                    at: f,
-                    eff: Some(e),
-                    devres: false,
-                };
-                self.add_edge(from, to, w);
-            }
         }
+        found
     }
 }
 
@@ -740,7 +787,7 @@ fn handler_contexts(
             origin_file: fi,
             origin: pos,
             origin_text: text.to_string(),
-            owner: work.key.clone(),
+            owner: work.key.to_string(),
             work_path: work_path.clone(),
             role: role.clone(),
         });

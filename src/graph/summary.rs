@@ -7,9 +7,11 @@ use std::collections::{HashMap, HashSet};
 
 use petgraph::algo::tarjan_scc;
 use petgraph::graph::{DiGraph, NodeIndex};
+use rayon::prelude::*;
 
 use super::fresh::Fresh;
 use super::index::{FnId, Index, Resource};
+use super::timing::Stages;
 use crate::facts::model::{FnValue, KeyPath, ParamTest, Root, Site, SiteKind, StateTest, Target};
 use crate::rules::{ResourceKind, WaitMode};
 
@@ -31,7 +33,7 @@ const MAX_STATE_GUARDS: usize = 4;
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct StateGuard {
     /// The class key of the field or global.
-    pub key: String,
+    pub key: &'static str,
     /// For a file-static global, its file.
     pub file: Option<u32>,
     pub bit: Option<String>,
@@ -108,13 +110,19 @@ impl StateGuard {
 /// function (a wrapper: `foo_flush(struct work_struct *w)`).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum EKey {
-    Res(Resource),
-    Param {
-        index: u32,
-        fields: Vec<String>,
-        ty: String,
-        kind: ResourceKind,
-    },
+    /// Interned (`intern::resource`).
+    Res(&'static Resource),
+    /// Boxed: rare next to resolved keys, and large.
+    Param(Box<ParamKey>),
+}
+
+/// A key still rooted at a parameter of the function.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct ParamKey {
+    pub index: u32,
+    pub fields: Vec<String>,
+    pub ty: String,
+    pub kind: ResourceKind,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -152,23 +160,102 @@ pub enum Via {
 pub struct Eff {
     pub kind: EffKind,
     pub key: EKey,
-    /// Does not happen when running in this work (`current_work() != &w`).
-    pub unless_in: Option<Resource>,
     /// Reached through a devres action: runs at devres release, not at the
     /// registration site.
     pub devres: bool,
+    /// `unless_in`, guards, released locks and object states, when any
+    /// (most effects have none: a whole tree has millions of effects).
+    extra: Option<Box<EffExtra>>,
+    pub via: Via,
+}
+
+/// The rarely set parts of an effect.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+struct EffExtra {
+    /// Does not happen when running in this work (`current_work() != &w`).
+    unless_in: Option<Resource>,
     /// What this function's parameters must be for the effect to happen
     /// (callers passing a contradicting constant do not reach it).
-    pub guards: Vec<ParamTest>,
+    guards: Vec<ParamTest>,
     /// Locks a caller may hold that are released on the way to the effect
     /// (the callee lets its caller's lock go before waiting): a caller
     /// holding one of them does not hold it across this effect.
-    pub released: Vec<Resource>,
+    released: Vec<Resource>,
     /// What object state must be for the effect to happen (a caller that
     /// set a contradicting state before the call does not reach it).
     /// (Numbers in `Summaries::states`; only waits carry them.)
-    pub states: Vec<u32>,
-    pub via: Via,
+    states: Vec<u32>,
+}
+
+impl Eff {
+    fn new(kind: EffKind, key: EKey, unless_in: Option<Resource>, devres: bool, via: Via) -> Eff {
+        Eff {
+            kind,
+            key,
+            devres,
+            extra: unless_in.map(|w| {
+                Box::new(EffExtra {
+                    unless_in: Some(w),
+                    ..EffExtra::default()
+                })
+            }),
+            via,
+        }
+    }
+
+    /// Does not happen when running in this work (`current_work() != &w`).
+    pub fn unless_in(&self) -> Option<&Resource> {
+        self.extra.as_ref().and_then(|x| x.unless_in.as_ref())
+    }
+
+    /// What this function's parameters must be for the effect to happen
+    /// (callers passing a contradicting constant do not reach it).
+    pub fn guards(&self) -> &[ParamTest] {
+        self.extra.as_ref().map_or(&[], |x| &x.guards)
+    }
+
+    /// Locks a caller may hold that are released on the way to the effect
+    /// (the callee lets its caller's lock go before waiting): a caller
+    /// holding one of them does not hold it across this effect.
+    pub fn released(&self) -> &[Resource] {
+        self.extra.as_ref().map_or(&[], |x| &x.released)
+    }
+
+    /// What object state must be for the effect to happen (numbers in
+    /// `Summaries::states`; only waits carry them).
+    pub fn states(&self) -> &[u32] {
+        self.extra.as_ref().map_or(&[], |x| &x.states)
+    }
+
+    fn extra_mut(&mut self) -> &mut EffExtra {
+        self.extra.get_or_insert_with(Box::default)
+    }
+
+    /// Drop the side data when nothing is left in it.
+    fn trim(&mut self) {
+        if self
+            .extra
+            .as_ref()
+            .is_some_and(|x| **x == EffExtra::default())
+        {
+            self.extra = None;
+        }
+    }
+
+    fn with_extra(
+        mut self,
+        guards: Vec<ParamTest>,
+        released: Vec<Resource>,
+        states: Vec<u32>,
+    ) -> Eff {
+        if !(guards.is_empty() && released.is_empty() && states.is_empty()) {
+            let x = self.extra_mut();
+            x.guards = guards;
+            x.released = released;
+            x.states = states;
+        }
+        self
+    }
 }
 
 type DedupKey = (
@@ -185,10 +272,10 @@ impl Eff {
         (
             self.kind,
             self.key.clone(),
-            self.unless_in.clone(),
+            self.unless_in().cloned(),
             self.devres,
-            self.guards.clone(),
-            self.released.clone(),
+            self.guards().to_vec(),
+            self.released().to_vec(),
         )
     }
 }
@@ -237,7 +324,7 @@ pub struct Summaries {
     /// whole trees.
     pub in_context: Vec<bool>,
     /// Pointer slot (`foo_ops::reset`, `hmem_deferred_fn`) -> functions stored.
-    pub slots: HashMap<(String, Option<u32>), Vec<FnId>>,
+    pub slots: Slots,
     /// Completions some function signals (`complete()`): the only ones a
     /// wait on can be part of a cycle.
     pub signalled: HashSet<Resource>,
@@ -246,6 +333,10 @@ pub struct Summaries {
     /// Work items a call just set up and nothing queued yet.
     pub fresh: Fresh,
 }
+
+/// Pointer slot (`foo_ops::reset`, with the file of a static global) ->
+/// the functions stored in it, in the order they were found.
+pub type Slots = HashMap<(&'static str, Option<u32>), Vec<FnId>>;
 
 /// Every completion class with a `complete()` site in the tree.
 fn signalled(idx: &Index) -> HashSet<Resource> {
@@ -271,9 +362,11 @@ impl Summaries {
 
 /// Compute every function's summary; `entries` are the context entry
 /// functions (probe, remove, handlers).
-pub fn compute(idx: &Index, entries: &[FnId]) -> Summaries {
+pub fn compute(idx: &Index, entries: &[FnId], stages: &mut Stages) -> Summaries {
     let slots = pointer_slots(idx);
+    stages.mark("pointer-slots");
     let graph = call_graph(idx, &slots);
+    stages.mark("call-graph");
     let mut s = Summaries {
         effs: vec![Vec::new(); idx.fns.len()],
         in_context: reachable(&graph, entries),
@@ -282,11 +375,18 @@ pub fn compute(idx: &Index, entries: &[FnId]) -> Summaries {
         states: StateTable::build(idx),
         fresh: Fresh::new(idx.fns.len()),
     };
-    for scc in tarjan_scc(&graph) {
+    stages.mark("summary-setup");
+    // Components in levels: a component's callees are all in lower levels,
+    // so the functions of one level (outside call cycles) are summarised in
+    // parallel, each from finished summaries only: the same result as one
+    // component after the other, whatever the number of threads.
+    let sccs = tarjan_scc(&graph);
+    // Fresh-object lists first: they need only the callees' lists, and
+    // tarjan_scc gives callees first.
+    for scc in &sccs {
         let members: Vec<FnId> = scc.iter().map(|n| graph[*n]).collect();
         let recursive = members.len() > 1 || graph.contains_edge(scc[0], scc[0]);
-        let rounds = if recursive { MAX_ROUNDS } else { 1 };
-        for _ in 0..rounds {
+        for _ in 0..if recursive { MAX_ROUNDS } else { 1 } {
             let mut changed = false;
             for &f in &members {
                 changed |= s.fresh.update(idx, &s.slots, f);
@@ -295,16 +395,37 @@ pub fn compute(idx: &Index, entries: &[FnId]) -> Summaries {
                 break;
             }
         }
-        for _ in 0..rounds {
-            let mut changed = false;
-            for &f in &members {
-                changed |= extend_summary(idx, &mut s, f);
+    }
+    for level in scc_levels(&graph, &sccs) {
+        let (cyclic, single): (Vec<usize>, Vec<usize>) = level.into_iter().partition(|&i| {
+            let scc = &sccs[i];
+            scc.len() > 1 || graph.contains_edge(scc[0], scc[0])
+        });
+        let single: Vec<FnId> = single.into_iter().map(|i| graph[sccs[i][0]]).collect();
+        let done: Vec<Vec<Eff>> = single
+            .par_iter()
+            .map(|&f| fresh_summary(idx, &s, f))
+            .collect();
+        for (f, effs) in single.into_iter().zip(done) {
+            s.effs[f as usize] = effs;
+        }
+        for i in cyclic {
+            let members: Vec<FnId> = sccs[i].iter().map(|n| graph[*n]).collect();
+            for _ in 0..MAX_ROUNDS {
+                let mut changed = false;
+                for &f in &members {
+                    changed |= extend_summary(idx, &mut s, f);
+                }
+                if !changed {
+                    break;
+                }
             }
-            if !changed {
-                break;
+            for &f in &members {
+                s.effs[f as usize].shrink_to_fit();
             }
         }
     }
+    stages.mark("summaries");
     s
 }
 
@@ -313,7 +434,6 @@ pub fn compute(idx: &Index, entries: &[FnId]) -> Summaries {
 /// reached again under other object-state guards keeps only the guards
 /// both paths share (it happens if either path is taken).
 fn extend_summary(idx: &Index, s: &mut Summaries, f: FnId) -> bool {
-    let func = idx.func(f);
     let fu = f as usize;
     let mut seen: HashMap<DedupKey, usize> = s.effs[fu]
         .iter()
@@ -323,35 +443,83 @@ fn extend_summary(idx: &Index, s: &mut Summaries, f: FnId) -> bool {
     let existing = s.effs[fu].len();
     let mut changed = false;
     let keep_acquires = s.in_context[fu];
-    for (si, site) in func.sites.iter().enumerate() {
-        for e in site_effects(idx, s, f, si as u32, site) {
-            if !keep_acquires && matches!(e.kind, EffKind::Acquire | EffKind::Queue) {
+    for (si, site) in idx.func(f).sites.iter().enumerate() {
+        // Later sites of a recursive function see what earlier ones added.
+        let mut new = site_effects(idx, s, f, si as u32, site);
+        new.retain(|e| !waits_for_fresh(s, f, si as u32, e));
+        let into = Merge {
+            seen: &mut seen,
+            existing,
+            keep_acquires,
+            signalled: &s.signalled,
+        };
+        changed |= into.merge(&mut s.effs[fu], new);
+    }
+    changed
+}
+
+/// The summary of a function outside any call cycle, from its callees'
+/// finished summaries alone (what `extend_summary` computes from an empty
+/// summary): reads `s` only, so functions whose callees are all done run
+/// in parallel.
+fn fresh_summary(idx: &Index, s: &Summaries, f: FnId) -> Vec<Eff> {
+    let mut effs = Vec::new();
+    let mut seen = HashMap::new();
+    for (si, site) in idx.func(f).sites.iter().enumerate() {
+        let mut new = site_effects(idx, s, f, si as u32, site);
+        new.retain(|e| !waits_for_fresh(s, f, si as u32, e));
+        let into = Merge {
+            seen: &mut seen,
+            existing: 0,
+            keep_acquires: s.in_context[f as usize],
+            signalled: &s.signalled,
+        };
+        into.merge(&mut effs, new);
+    }
+    effs.shrink_to_fit();
+    effs
+}
+
+/// Adding one site's effects to a summary.
+struct Merge<'a> {
+    seen: &'a mut HashMap<DedupKey, usize>,
+    /// Entries before this round (a state change on one is a change).
+    existing: usize,
+    keep_acquires: bool,
+    signalled: &'a HashSet<Resource>,
+}
+
+impl Merge<'_> {
+    fn merge(self, effs: &mut Vec<Eff>, new: Vec<Eff>) -> bool {
+        let mut changed = false;
+        for e in new {
+            if !self.keep_acquires && matches!(e.kind, EffKind::Acquire | EffKind::Queue) {
                 continue;
             }
-            if !has_holder_model(&e.key, &s.signalled) {
+            if !has_holder_model(&e.key, self.signalled) {
                 continue;
             }
-            if waits_for_fresh(s, f, si as u32, &e) {
-                continue;
-            }
-            if let Some(&i) = seen.get(&e.dedup_key()) {
-                let old = &mut s.effs[fu][i];
-                if !old.states.is_empty() {
-                    let before = old.states.len();
-                    old.states.retain(|g| e.states.contains(g));
-                    changed |= i < existing && old.states.len() != before;
+            let key = e.dedup_key();
+            if let Some(&i) = self.seen.get(&key) {
+                let old = &mut effs[i];
+                if !old.states().is_empty() {
+                    let before = old.states().len();
+                    let keep = e.states();
+                    old.extra_mut().states.retain(|g| keep.contains(g));
+                    changed |= i < self.existing && old.states().len() != before;
+                    old.trim();
                 }
                 continue;
             }
-            if seen.len() >= MAX_EFFECTS {
+            if self.seen.len() >= MAX_EFFECTS {
                 break;
             }
-            seen.insert(e.dedup_key(), s.effs[fu].len());
-            s.effs[fu].push(e);
+            self.seen.insert(key, effs.len());
+            effs.push(e);
             changed = true;
         }
+        changed
     }
-    changed
 }
 
 /// A wait (not a devres one, which runs later) for a work item a call of
@@ -368,7 +536,7 @@ pub fn waits_for_fresh(s: &Summaries, f: FnId, si: u32, e: &Eff) -> bool {
 fn has_holder_model(k: &EKey, signalled: &HashSet<Resource>) -> bool {
     match k {
         EKey::Res(r) if r.kind == ResourceKind::Completion => signalled.contains(r),
-        EKey::Res(_) | EKey::Param { .. } => true,
+        EKey::Res(_) | EKey::Param(_) => true,
     }
 }
 
@@ -376,16 +544,7 @@ fn has_holder_model(k: &EKey, signalled: &HashSet<Resource>) -> bool {
 pub fn site_effects(idx: &Index, s: &Summaries, f: FnId, si: u32, site: &Site) -> Vec<Eff> {
     let file = idx.file_of(f);
     let mut out = Vec::new();
-    let direct = |kind, key, unless_in| Eff {
-        kind,
-        key,
-        unless_in,
-        devres: false,
-        guards: Vec::new(),
-        released: Vec::new(),
-        states: Vec::new(),
-        via: Via::Site(si),
-    };
+    let direct = |kind, key, unless_in| Eff::new(kind, key, unless_in, false, Via::Site(si));
     match &site.kind {
         SiteKind::Acquire {
             res, key, is_try, ..
@@ -396,13 +555,13 @@ pub fn site_effects(idx: &Index, s: &Summaries, f: FnId, si: u32, site: &Site) -
         }
         SiteKind::Wait { res, key, mode, .. } => {
             let k = match key {
-                None => Some(EKey::Res(Resource {
+                None => Some(EKey::Res(super::intern::resource(Resource {
                     kind: *res,
-                    key: String::new(),
+                    key: "",
                     file: None,
                     dir: None,
                     bound: false,
-                })),
+                }))),
                 Some(p) => ekey(idx, file, *res, p),
             };
             if let Some(k) = k {
@@ -479,12 +638,13 @@ pub fn site_effects(idx: &Index, s: &Summaries, f: FnId, si: u32, site: &Site) -
     // caller's locks released before it stay released.
     if !site.guards.is_empty() {
         for e in &mut out {
+            let guards = &mut e.extra_mut().guards;
             for t in &site.guards {
-                if !e.guards.contains(t) {
-                    e.guards.push(t.clone());
+                if !guards.contains(t) {
+                    guards.push(t.clone());
                 }
             }
-            e.guards.sort();
+            guards.sort();
         }
     }
     if !site.states.is_empty() {
@@ -497,16 +657,18 @@ pub fn site_effects(idx: &Index, s: &Summaries, f: FnId, si: u32, site: &Site) -
             .iter_mut()
             .filter(|e| matches!(e.kind, EffKind::Wait(_)))
         {
+            let own = &mut e.extra_mut().states;
             for t in &states {
-                if !e.states.contains(t) {
-                    e.states.push(*t);
+                if !own.contains(t) {
+                    own.push(*t);
                 }
             }
-            if e.states.len() > MAX_STATE_GUARDS {
-                let extra = e.states.len() - MAX_STATE_GUARDS;
-                e.states.drain(..extra);
+            if own.len() > MAX_STATE_GUARDS {
+                let extra = own.len() - MAX_STATE_GUARDS;
+                own.drain(..extra);
             }
-            e.states.sort();
+            own.sort();
+            e.trim();
         }
     }
     if !site.released.is_empty() {
@@ -516,12 +678,14 @@ pub fn site_effects(idx: &Index, s: &Summaries, f: FnId, si: u32, site: &Site) -
             .filter_map(|k| idx.resolve(file, ResourceKind::Lock, k))
             .collect();
         for e in &mut out {
+            let own = &mut e.extra_mut().released;
             for r in &released {
-                if !e.released.contains(r) {
-                    e.released.push(r.clone());
+                if !own.contains(r) {
+                    own.push(r.clone());
                 }
             }
-            e.released.sort();
+            own.sort();
+            e.trim();
         }
     }
     out
@@ -548,12 +712,12 @@ fn known_states(idx: &Index, s: &Summaries, file: u32, site: &Site) -> Vec<u32> 
 }
 
 fn param_marker(i: u32) -> EKey {
-    EKey::Param {
+    EKey::Param(Box::new(ParamKey {
         index: i,
         fields: vec![],
         ty: String::new(),
         kind: ResourceKind::Work,
-    }
+    }))
 }
 
 /// The callee's effects as seen from the call site: parameters substituted
@@ -587,35 +751,29 @@ fn through_call(
                             let Some(key) = substitute(idx, file, &te.key, &[]) else {
                                 continue;
                             };
-                            out.push(Eff {
-                                kind: te.kind,
+                            out.push(Eff::new(
+                                te.kind,
                                 key,
-                                unless_in: te.unless_in.clone(),
-                                devres: devres || te.devres || e.devres,
-                                guards: Vec::new(),
-                                released: Vec::new(),
-                                states: Vec::new(),
-                                via: Via::Callback {
+                                te.unless_in().cloned(),
+                                devres || te.devres || e.devres,
+                                Via::Callback {
                                     site: si,
                                     callee: g,
                                     param_eff: ei as u32,
                                     target: t,
                                     eff: ti as u32,
                                 },
-                            });
+                            ));
                         }
                     }
                 }
-                Some(FnValue::Param(j)) => out.push(Eff {
-                    kind: EffKind::CallsParam(*j),
-                    key: param_marker(*j),
-                    unless_in: None,
-                    devres: devres || e.devres,
-                    guards: Vec::new(),
-                    released: Vec::new(),
-                    states: Vec::new(),
+                Some(FnValue::Param(j)) => out.push(Eff::new(
+                    EffKind::CallsParam(*j),
+                    param_marker(*j),
+                    None,
+                    devres || e.devres,
                     via,
-                }),
+                )),
                 None => {}
             }
             continue;
@@ -623,41 +781,38 @@ fn through_call(
         let Some(key) = substitute(idx, file, &e.key, args) else {
             continue;
         };
-        let Some(guards) = rebase_guards(&e.guards, consts, args) else {
+        let Some(guards) = rebase_guards(e.guards(), consts, args) else {
             continue;
         };
         // The caller set the state the effect needs otherwise
         // (`set_bit(FW_RESET, ..); deinit()` past `if (!test_bit(FW_RESET, ..))`).
-        if e.states
+        if e.states()
             .iter()
             .any(|g| known.iter().any(|k| s.states.contradicts(*k, *g)))
         {
             continue;
         }
-        out.push(Eff {
-            kind: e.kind,
-            key,
-            unless_in: e.unless_in.clone(),
-            devres: devres || e.devres,
-            guards,
-            released: e.released.clone(),
-            states: e.states.clone(),
-            via,
-        });
+        out.push(
+            Eff::new(e.kind, key, e.unless_in().cloned(), devres || e.devres, via).with_extra(
+                guards,
+                e.released().to_vec(),
+                e.states().to_vec(),
+            ),
+        );
     }
 }
 
 /// A callee's parameter-rooted key in the caller's terms.
 pub fn substitute(idx: &Index, file: u32, key: &EKey, args: &[(u32, KeyPath)]) -> Option<EKey> {
-    let EKey::Param {
+    let EKey::Param(pk) = key else {
+        return Some(key.clone());
+    };
+    let ParamKey {
         index,
         fields,
         ty,
         kind,
-    } = key
-    else {
-        return Some(key.clone());
-    };
+    } = &**pk;
     let path = match args.iter().find(|(i, _)| i == index) {
         Some((_, p)) => {
             let mut p = p.clone();
@@ -677,15 +832,15 @@ pub fn ekey(idx: &Index, file: u32, kind: ResourceKind, p: &KeyPath) -> Option<E
     if let Some(r) = idx.resolve(file, kind, p) {
         // A parameter whose own type names a class is that class; only
         // generic ones (`struct work_struct *w`) wait for substitution.
-        return Some(EKey::Res(r));
+        return Some(EKey::Res(super::intern::resource(r)));
     }
     match &p.root {
-        Root::Param { index, ty } => Some(EKey::Param {
+        Root::Param { index, ty } => Some(EKey::Param(Box::new(ParamKey {
             index: *index,
             fields: p.fields.clone(),
             ty: ty.clone(),
             kind,
-        }),
+        }))),
         _ => None,
     }
 }
@@ -699,14 +854,14 @@ fn unless_in(idx: &Index, file: u32, site: &Site, k: &EKey) -> Option<Resource> 
     site.not_in_work
         .iter()
         .filter_map(|p| idx.resolve(file, ResourceKind::Work, p))
-        .find(|w| w == r)
+        .find(|w| w == *r)
 }
 
 /// Function-pointer slots: file-scope initializers (`.reset = foo_reset`),
 /// assignments of functions, and parameters stored by register helpers
 /// (`hmem_deferred_fn = fn` in `register(fn, data)`: every caller's argument).
-fn pointer_slots(idx: &Index) -> HashMap<(String, Option<u32>), Vec<FnId>> {
-    let mut slots: HashMap<(String, Option<u32>), Vec<FnId>> = HashMap::new();
+fn pointer_slots(idx: &Index) -> Slots {
+    let mut slots: Slots = HashMap::new();
     let add = |slots: &mut HashMap<_, Vec<FnId>>, key, ids: Vec<FnId>| {
         let v: &mut Vec<FnId> = slots.entry(key).or_default();
         for id in ids {
@@ -728,22 +883,31 @@ fn pointer_slots(idx: &Index) -> HashMap<(String, Option<u32>), Vec<FnId>> {
         }
     }
     // Stores inside functions; parameter values resolve through callers.
+    // (Found in parallel, added in function order.)
     let callers = callers_by_name(idx);
-    for f in 0..idx.fns.len() as FnId {
-        let file = idx.file_of(f);
-        for site in &idx.func(f).sites {
-            let SiteKind::Store { target, value } = &site.kind else {
-                continue;
-            };
-            let Some(k) = idx.slot(file, target) else {
-                continue;
-            };
-            let ids = match value {
-                FnValue::Func(name) => idx.resolve_call(file, name),
-                FnValue::Param(i) => param_values(idx, &callers, f, *i, 3),
-            };
-            add(&mut slots, k, ids);
-        }
+    let stored: Vec<Vec<_>> = (0..idx.fns.len() as FnId)
+        .into_par_iter()
+        .map(|f| {
+            let file = idx.file_of(f);
+            let mut found = Vec::new();
+            for site in &idx.func(f).sites {
+                let SiteKind::Store { target, value } = &site.kind else {
+                    continue;
+                };
+                let Some(k) = idx.slot(file, target) else {
+                    continue;
+                };
+                let ids = match value {
+                    FnValue::Func(name) => idx.resolve_call(file, name),
+                    FnValue::Param(i) => param_values(idx, &callers, f, *i, 3),
+                };
+                found.push((k, ids));
+            }
+            found
+        })
+        .collect();
+    for (k, ids) in stored.into_iter().flatten() {
+        add(&mut slots, k, ids);
     }
     slots
 }
@@ -794,12 +958,7 @@ fn callers_by_name(idx: &Index) -> HashMap<&str, Vec<(FnId, usize)>> {
     m
 }
 
-pub fn slot_targets(
-    idx: &Index,
-    slots: &HashMap<(String, Option<u32>), Vec<FnId>>,
-    file: u32,
-    p: &KeyPath,
-) -> Vec<FnId> {
+pub fn slot_targets(idx: &Index, slots: &Slots, file: u32, p: &KeyPath) -> Vec<FnId> {
     let Some(all) = idx.slot(file, p).and_then(|k| slots.get(&k)) else {
         return Vec::new();
     };
@@ -844,6 +1003,37 @@ fn parent_dir(path: &str) -> &str {
     path.rsplit_once('/').map_or("", |(d, _)| d)
 }
 
+/// The strongly connected components (given callees first, as
+/// `tarjan_scc` returns them) grouped by level: a component's level is one
+/// more than its callees' highest.
+fn scc_levels(g: &DiGraph<FnId, ()>, sccs: &[Vec<NodeIndex>]) -> Vec<Vec<usize>> {
+    let mut comp = vec![0usize; g.node_count()];
+    for (i, scc) in sccs.iter().enumerate() {
+        for n in scc {
+            comp[n.index()] = i;
+        }
+    }
+    let mut level = vec![0usize; sccs.len()];
+    let mut out: Vec<Vec<usize>> = Vec::new();
+    for (i, scc) in sccs.iter().enumerate() {
+        let mut l = 0;
+        for n in scc {
+            for m in g.neighbors(*n) {
+                let j = comp[m.index()];
+                if j != i {
+                    l = l.max(level[j] + 1);
+                }
+            }
+        }
+        level[i] = l;
+        if out.len() <= l {
+            out.resize(l + 1, Vec::new());
+        }
+        out[l].push(i);
+    }
+    out
+}
+
 /// Which functions are reachable from the entry functions.
 fn reachable(g: &DiGraph<FnId, ()>, entries: &[FnId]) -> Vec<bool> {
     let mut seen = vec![false; g.node_count()];
@@ -861,10 +1051,26 @@ fn reachable(g: &DiGraph<FnId, ()>, entries: &[FnId]) -> Vec<bool> {
 }
 
 /// The call graph used to order the fixpoint (callees before callers).
-fn call_graph(idx: &Index, slots: &HashMap<(String, Option<u32>), Vec<FnId>>) -> DiGraph<FnId, ()> {
+fn call_graph(idx: &Index, slots: &Slots) -> DiGraph<FnId, ()> {
     let mut g = DiGraph::with_capacity(idx.fns.len(), idx.fns.len() * 4);
     let nodes: Vec<NodeIndex> = (0..idx.fns.len() as FnId).map(|f| g.add_node(f)).collect();
-    for f in 0..idx.fns.len() as FnId {
+    // Each function's callees in parallel, the edges added in order.
+    let all: Vec<Vec<FnId>> = (0..idx.fns.len() as FnId)
+        .into_par_iter()
+        .map(|f| callees(idx, slots, f))
+        .collect();
+    for (f, targets) in all.into_iter().enumerate() {
+        for t in targets {
+            g.add_edge(nodes[f], nodes[t as usize], ());
+        }
+    }
+    g
+}
+
+/// The functions `f` may call, sorted: direct calls, functions passed as
+/// arguments, calls through pointer slots, devres actions.
+fn callees(idx: &Index, slots: &Slots, f: FnId) -> Vec<FnId> {
+    {
         let file = idx.file_of(f);
         let mut targets = Vec::new();
         for site in &idx.func(f).sites {
@@ -892,9 +1098,23 @@ fn call_graph(idx: &Index, slots: &HashMap<(String, Option<u32>), Vec<FnId>>) ->
         }
         targets.sort_unstable();
         targets.dedup();
-        for t in targets {
-            g.add_edge(nodes[f as usize], nodes[t as usize], ());
-        }
+        targets
     }
-    g
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A whole tree holds tens of millions of effects: keep one small.
+    #[test]
+    fn an_effect_stays_small() {
+        assert!(std::mem::size_of::<Resource>() <= 40);
+        assert!(std::mem::size_of::<EKey>() <= 16);
+        assert!(
+            std::mem::size_of::<Eff>() <= 64,
+            "{}",
+            std::mem::size_of::<Eff>()
+        );
+    }
 }
