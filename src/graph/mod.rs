@@ -504,14 +504,19 @@ impl WaitGraph {
             })
             .collect();
         for (from, to, f, h, e) in found {
-            let w = Witness {
-                hold: Hold::Site { f, site: h },
-                at: f,
-                eff: Some(e),
-                devres: false,
-            };
-            self.add_edge(from, to, w);
+            self.add_site_edge(from, to, f, h, e);
         }
+    }
+
+    /// An edge whose source is held by the acquisition at site `h` of `f`.
+    fn add_site_edge(&mut self, from: Resource, to: Resource, f: FnId, h: u32, e: Eff) {
+        let w = Witness {
+            hold: Hold::Site { f, site: h },
+            at: f,
+            eff: Some(e),
+            devres: false,
+        };
+        self.add_edge(from, to, w);
     }
 
     /// The locks a call of `callee` leaves held (`true`) or releases
@@ -578,13 +583,7 @@ impl WaitGraph {
                 .collect();
             for (&f, found) in chunk.iter().zip(found) {
                 for (from, to, h, e) in found {
-                    let w = Witness {
-                        hold: Hold::Site { f, site: h },
-                        at: f,
-                        eff: Some(e),
-                        devres: false,
-                    };
-                    self.add_edge(from, to, w);
+                    self.add_site_edge(from, to, f, h, e);
                 }
             }
         }
