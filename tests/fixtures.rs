@@ -123,8 +123,8 @@ impl Actual {
             && self.path == e.path
             && self.line == e.line
             && is_subsequence(&e.chain, &self.chain)
-            && e.severity.as_ref().is_none_or(|s| *s == self.severity)
-            && e.condition.as_ref().is_none_or(|c| {
+            && e.severity.as_ref().map_or(true, |s| *s == self.severity)
+            && e.condition.as_ref().map_or(true, |c| {
                 self.condition
                     .as_ref()
                     .is_some_and(|have| have.contains(c.as_str()))
