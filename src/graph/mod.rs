@@ -455,30 +455,13 @@ impl WaitGraph {
                 let mut active: Vec<(u32, Resource, bool)> = Vec::new();
                 for (si, site) in func.sites.iter().enumerate() {
                     if !active.is_empty() {
-                        for e in summary::site_effects(&self.idx, &self.sums, f, si as u32, site) {
-                            if matches!(e.kind, EffKind::Queue | EffKind::CallsParam(_)) || e.devres
-                            {
-                                continue;
-                            }
-                            if summary::waits_for_fresh(&self.sums, f, si as u32, &e) {
-                                continue;
-                            }
-                            let EKey::Res(target) = &e.key else { continue };
-                            if e.unless_in().is_some_and(|w| in_work.contains(w)) {
-                                continue;
-                            }
+                        for (target, e) in self.spanned(f, si as u32, site, in_work) {
                             for (h, r, atomic) in &active {
                                 if *atomic && !matches!(e.via, Via::Site(_)) {
                                     continue;
                                 }
                                 if !e.released().contains(r) {
-                                    found.push((
-                                        r.clone(),
-                                        Resource::clone(target),
-                                        f,
-                                        *h,
-                                        e.clone(),
-                                    ));
+                                    found.push((r.clone(), target.clone(), f, *h, e.clone()));
                                 }
                             }
                         }
@@ -506,6 +489,31 @@ impl WaitGraph {
         for (from, to, f, h, e) in found {
             self.add_site_edge(from, to, f, h, e);
         }
+    }
+
+    /// What a lock held at site `si` of `f` is held across: the site's
+    /// resolved waits and acquisitions (not queueing, not devres actions,
+    /// not waits for a fresh work or guarded off in the work `f` handles).
+    fn spanned(
+        &self,
+        f: FnId,
+        si: u32,
+        site: &crate::facts::model::Site,
+        in_work: &[Resource],
+    ) -> Vec<(Resource, Eff)> {
+        summary::site_effects(&self.idx, &self.sums, f, si, site)
+            .into_iter()
+            .filter(|e| {
+                !matches!(e.kind, EffKind::Queue | EffKind::CallsParam(_))
+                    && !e.devres
+                    && !summary::waits_for_fresh(&self.sums, f, si, e)
+                    && !e.unless_in().is_some_and(|w| in_work.contains(w))
+            })
+            .filter_map(|e| match &e.key {
+                EKey::Res(target) => Some((Resource::clone(target), e.clone())),
+                _ => None,
+            })
+            .collect()
     }
 
     /// An edge whose source is held by the acquisition at site `h` of `f`.
@@ -644,17 +652,7 @@ impl WaitGraph {
                 if held.is_empty() {
                     continue;
                 }
-                for e in summary::site_effects(&self.idx, &self.sums, f, si as u32, site) {
-                    if matches!(e.kind, EffKind::Queue | EffKind::CallsParam(_)) || e.devres {
-                        continue;
-                    }
-                    if summary::waits_for_fresh(&self.sums, f, si as u32, &e) {
-                        continue;
-                    }
-                    let EKey::Res(target) = &e.key else { continue };
-                    if e.unless_in().is_some_and(|w| in_work.contains(w)) {
-                        continue;
-                    }
+                for (target, e) in self.spanned(f, si as u32, site, in_work) {
                     for (h, r, atomic) in &held {
                         if e.released().contains(r) {
                             // The callee lets this lock go before the wait.
@@ -665,7 +663,7 @@ impl WaitGraph {
                             // there is believed (see `atomic` in the rules).
                             continue;
                         }
-                        found.push((r.clone(), Resource::clone(target), *h, e.clone()));
+                        found.push((r.clone(), target.clone(), *h, e.clone()));
                     }
                 }
             }
