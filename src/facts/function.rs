@@ -98,16 +98,11 @@ impl Delta {
     /// A state test holds in one branch, its negation in the other.
     fn state(t: StateTest) -> (Delta, Delta) {
         let f = t.negated();
-        (
-            Delta {
-                states: vec![t],
-                ..Delta::default()
-            },
-            Delta {
-                states: vec![f],
-                ..Delta::default()
-            },
-        )
+        let with = |t| Delta {
+            states: vec![t],
+            ..Delta::default()
+        };
+        (with(t), with(f))
     }
 }
 
@@ -1263,16 +1258,11 @@ impl<'a> FnWalker<'a> {
             value,
             equal: !equal,
         };
-        (
-            Delta {
-                tests: vec![t],
-                ..Delta::default()
-            },
-            Delta {
-                tests: vec![f],
-                ..Delta::default()
-            },
-        )
+        let with = |t| Delta {
+            tests: vec![t],
+            ..Delta::default()
+        };
+        (with(t), with(f))
     }
 
     fn binary_condition(&self, c: Node) -> (Delta, Delta) {

@@ -200,21 +200,17 @@ fn edge_steps(g: &WaitGraph, edge: usize, w: &Witness, target: &Resource, out: &
                     "{name}() is the shutdown of {}: runs holding the device lock",
                     ctx.owner
                 ),
-                CtxKind::Handler if ctx.holds.first().is_some_and(|r| r.kind == ResourceKind::Kthread) => {
-                    out.push(step(
-                        file_loc(g, ctx.origin_file, ctx.origin, &origin_fn(g, ctx.origin_file, ctx.origin)),
-                        Role::Bind,
-                        format!("{} starts {name}() as the thread {}", ctx.origin_text, ctx.owner),
-                        edge,
-                        0,
-                    ));
-                    role_text(&name, ctx)
-                }
                 CtxKind::Handler => {
+                    let thread = ctx.holds.first().is_some_and(|r| r.kind == ResourceKind::Kthread);
+                    let bind = if thread {
+                        format!("{} starts {name}() as the thread {}", ctx.origin_text, ctx.owner)
+                    } else {
+                        format!("{} makes {name}() the handler of {}", ctx.origin_text, ctx.owner)
+                    };
                     out.push(step(
                         file_loc(g, ctx.origin_file, ctx.origin, &origin_fn(g, ctx.origin_file, ctx.origin)),
                         Role::Bind,
-                        format!("{} makes {name}() the handler of {}", ctx.origin_text, ctx.owner),
+                        bind,
                         edge,
                         0,
                     ));
